@@ -1,0 +1,144 @@
+import { execFile } from 'node:child_process'
+import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { RejectError, type RejectCode } from './errors.js'
+import type { Overlay } from './overlay.js'
+import { MODE_EXEC, MODE_FILE, MODE_SYMLINK, sameState, type FileState } from './types.js'
+
+const GIT_TIMEOUT_MS = 30_000
+const GIT_MAX_BUFFER = 64 * 1024 * 1024
+
+interface GitResult {
+  code: number
+  stdout: Buffer
+  stderr: string
+}
+
+/**
+ * An environment in which git sees no repository, no user or system config and no inherited
+ * GIT_* overrides: the scratch tree is just files, and messages are in English so they can be
+ * classified.
+ */
+function gitEnv(scratch: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v
+  return { ...env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: os.devNull, GIT_CEILING_DIRECTORIES: scratch, LC_ALL: 'C' }
+}
+
+function runGit(args: string[], cwd: string, scratch: string): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      { cwd, env: gitEnv(scratch), timeout: GIT_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: GIT_MAX_BUFFER, encoding: 'buffer' },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') {
+          // Killed by the timeout, missing binary, output overflow: the runner's problem, not the patch's.
+          reject(new Error(`git ${args[0]} did not complete: ${err.killed ? 'timed out' : err.message}`, { cause: err }))
+          return
+        }
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr: stderr.toString('utf8') })
+      },
+    )
+  })
+}
+
+const PARSE_FAILURE =
+  /corrupt patch|patch fragment without header|No valid patches|unrecognized input|only garbage|lacks filename|bad git-diff|malformed|without full index line|inconsistent|unable to find filename|git apply: bad/i
+
+function applyFailure(stderr: string, paths: readonly string[]): RejectError {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  const errors = lines.filter((l) => /^(error|fatal): /.test(l)).map((l) => l.replace(/^(error|fatal): /, ''))
+  const messages = errors.length > 0 ? errors : lines
+  const first = messages[0] ?? 'git apply failed'
+  let code: RejectCode = 'CONTEXT_NOT_FOUND'
+  if (messages.some((m) => PARSE_FAILURE.test(m))) code = 'PATCH_PARSE_ERROR'
+  else if (/already exists/.test(first)) code = 'FILE_EXISTS'
+  else if (/No such file or directory|does not exist/.test(first)) code = 'FILE_NOT_FOUND'
+  const named = paths.filter((p) => first.includes(`${p}:`)).sort((a, b) => b.length - a.length)[0]
+  return new RejectError(code, `diff does not apply: ${first}`, { detail: messages.join('\n'), ...(named ? { path: named } : {}) })
+}
+
+/** `git apply --numstat -z` names one path per file: the new one, or the old one with -R. */
+function parseNumstat(out: Buffer): string[] {
+  const tokens = out.toString('utf8').split('\0')
+  const paths: string[] = []
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] ?? ''
+    if (t === '') continue
+    const name = t.split('\t').slice(2).join('\t')
+    if (name !== '') paths.push(name)
+    else paths.push(tokens[++i] ?? '', tokens[++i] ?? '')
+  }
+  return paths.filter((p) => p !== '')
+}
+
+async function touchedPaths(tree: string, patchFile: string, scratch: string): Promise<string[]> {
+  const seen = new Set<string>()
+  for (const args of [['apply', '--numstat', '-z', patchFile], ['apply', '--numstat', '-z', '-R', patchFile]]) {
+    const res = await runGit(args, tree, scratch)
+    if (res.code !== 0) {
+      const e = applyFailure(res.stderr, [])
+      throw new RejectError('PATCH_PARSE_ERROR', e.message, e.detail === undefined ? {} : { detail: e.detail })
+    }
+    for (const p of parseNumstat(res.stdout)) seen.add(p)
+  }
+  return [...seen]
+}
+
+async function materialise(tree: string, p: string, state: FileState): Promise<void> {
+  const abs = path.join(tree, ...p.split('/'))
+  await mkdir(path.dirname(abs), { recursive: true })
+  if (state.mode === MODE_SYMLINK) {
+    await symlink(state.contents.toString('utf8'), abs)
+  } else {
+    await writeFile(abs, state.contents)
+    await chmod(abs, state.mode === MODE_EXEC ? 0o755 : 0o644)
+  }
+}
+
+async function readBack(tree: string, p: string): Promise<FileState | null> {
+  const abs = path.join(tree, ...p.split('/'))
+  try {
+    const st = await lstat(abs)
+    if (st.isSymbolicLink()) return { contents: await readlink(abs, { encoding: 'buffer' }), mode: MODE_SYMLINK }
+    if (st.isFile()) return { contents: await readFile(abs), mode: st.mode & 0o100 ? MODE_EXEC : MODE_FILE }
+    return null
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null
+    throw err
+  }
+}
+
+/**
+ * Applies a git-style unified diff by letting `git apply` do it, without fuzz, in a scratch
+ * directory holding only the overlay's current version of the files the diff names; the
+ * results are read back into the overlay, which re-checks every path and symlink they create.
+ */
+export async function applyDiff(overlay: Overlay, diff: string): Promise<void> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'ghost-diff-'))
+  try {
+    const tree = path.join(scratch, 'tree')
+    await mkdir(tree)
+    const patchFile = path.join(scratch, 'patch.diff')
+    await writeFile(patchFile, diff.endsWith('\n') ? diff : `${diff}\n`)
+
+    const paths = await touchedPaths(tree, patchFile, scratch)
+    const before = new Map<string, FileState | null>()
+    for (const p of paths) before.set(p, await overlay.read(p))
+    for (const [p, state] of before) if (state !== null) await materialise(tree, p, state)
+
+    const res = await runGit(['apply', '--whitespace=nowarn', patchFile], tree, scratch)
+    if (res.code !== 0) throw applyFailure(res.stderr, paths)
+
+    const after = new Map<string, FileState | null>()
+    for (const p of paths) after.set(p, await readBack(tree, p))
+    // Removals first: a diff may turn a file into a directory of the same name.
+    for (const [p, state] of after) if (state === null && before.get(p) !== null) await overlay.remove(p)
+    for (const [p, state] of after) if (state !== null && !sameState(before.get(p) ?? null, state)) await overlay.write(p, state)
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}
