@@ -1,0 +1,124 @@
+import type { NormalizedPatch } from '../schemas/patch.js'
+import type { PatchError, PatchRecord, PatchResult, PatchStatus, PatchSummary } from '../schemas/record.js'
+
+/**
+ * The store port. Every adapter (SQLite, PostgreSQL) implements it and passes the same
+ * conformance suite (test/store/conformance.ts). All times are epoch milliseconds unless the
+ * record says otherwise; `now` parameters exist so tests can drive lease expiry deterministically.
+ *
+ * Event reason codes (the `reason` of each PatchEvent), identical in every adapter:
+ * - `enqueued` (→ queued), `claimed` (→ running, detail: runner id),
+ *   `completed` (→ applied, detail: commit or null);
+ * - fail(): the error's `code` (→ failed | rejected, detail: the error's message);
+ * - release(): the caller's reason (→ queued); cancel(): the caller's reason or `cancelled`;
+ * - reapExpired(): `lease_expired` (→ queued, detail: the lost runner's id) or, once attempts
+ *   reach maxAttempts, `LEASE_LOST` (→ failed, with an error of that code).
+ */
+export interface EnqueueInput {
+  /** Server-generated, URL-safe id. */
+  id: string
+  /** Idempotency key (webhook-id, Idempotency-Key header or client id), or null. */
+  idempotencyKey: string | null
+  /** Hash of the request body; a repeat of the key with another hash is a conflict. */
+  bodyHash: string
+  patch: NormalizedPatch
+}
+
+export type EnqueueResult =
+  | { outcome: 'created'; record: PatchRecord }
+  | { outcome: 'duplicate'; record: PatchRecord }
+  | { outcome: 'conflict'; record: PatchRecord }
+
+export interface ClaimedPatch {
+  record: PatchRecord
+  /** Fencing token: complete/fail/heartbeat with an older token are refused. */
+  token: number
+  leaseExpiresAt: number
+}
+
+export interface ListQuery {
+  status?: PatchStatus
+  target?: string
+  /** Opaque cursor returned by the previous page; a forged one throws InvalidCursorError (ids.ts). */
+  cursor?: string
+  limit: number
+}
+
+/** Newest first (creation order); keyset paging, so later enqueues never shift older pages. */
+export interface ListPage {
+  items: PatchSummary[]
+  next_cursor: string | null
+}
+
+export interface RunnerInfo {
+  id: string
+  host: string
+  pid: number
+  started_at: string
+  last_seen: string
+  /** Free-form state the runner reports, e.g. blocked workspaces. */
+  info: Record<string, unknown>
+}
+
+/** One row per target that has ever had a patch (zeros included), sorted by target (byte order). */
+export interface TargetCounts {
+  target: string
+  queued: number
+  running: number
+  /** Epoch ms of the oldest queued patch, or null. */
+  oldest_queued_at: number | null
+}
+
+export type CancelResult =
+  | { outcome: 'cancelled'; record: PatchRecord }
+  | { outcome: 'not_found' }
+  | { outcome: 'not_cancellable'; record: PatchRecord }
+
+/** How a lost lease ends: retried, or failed when the patch has been attempted too often. */
+export interface ReapOptions {
+  now?: number
+  maxAttempts: number
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Applies pending migrations; safe when several processes start at once. */
+  migrate(): Promise<void>
+  /**
+   * Durable before it resolves. Idempotent by key: the same key with the same body hash is a
+   * `duplicate` (the stored record, nothing new queued), with another hash a `conflict`.
+   * A constraint error (e.g. a reused id) rejects that call only.
+   */
+  enqueue(input: EnqueueInput): Promise<EnqueueResult>
+  /**
+   * Claims the head of one lane: the oldest queued patch of a target that has no running patch
+   * and no older queued patch. `targets` restricts the lanes (null: all). Among eligible lanes
+   * the one whose head was enqueued first wins. Each claim counts an attempt and issues a new
+   * token, greater than every token issued before by this store.
+   */
+  claim(runnerId: string, opts: { targets: string[] | null; leaseMs: number; now?: number }): Promise<ClaimedPatch | null>
+  /** Extends the lease to now + leaseMs; false when the token is stale or the patch not running. */
+  heartbeat(id: string, token: number, leaseMs: number, now?: number): Promise<boolean>
+  complete(id: string, token: number, result: PatchResult): Promise<boolean>
+  /** Ends a running patch as failed or rejected; refused (false) when the token is stale. */
+  fail(id: string, token: number, status: 'failed' | 'rejected', error: PatchError, result: PatchResult | null): Promise<boolean>
+  /** Puts a running patch back at the head of its lane (e.g. a lost push race); attempts are kept. */
+  release(id: string, token: number, reason: string, detail?: string): Promise<boolean>
+  /**
+   * Leases with lease_expires_at <= now go back to queued (attempts kept), or to failed with
+   * error code LEASE_LOST when attempts >= maxAttempts. Resolves to the number of leases ended.
+   */
+  reapExpired(opts: ReapOptions): Promise<number>
+  get(id: string): Promise<PatchRecord | null>
+  list(query: ListQuery): Promise<ListPage>
+  /** Only a queued patch can be cancelled; the lane behind it advances. */
+  cancel(id: string, reason?: string): Promise<CancelResult>
+  runnerHeartbeat(runner: Omit<RunnerInfo, 'last_seen'>, now?: number): Promise<void>
+  /** Sorted by id (byte order). */
+  runners(): Promise<RunnerInfo[]>
+  counts(): Promise<TargetCounts[]>
+  /** A cheap write round trip, for the webhook probe: proves the store accepts writes. */
+  ping(): Promise<void>
+  /** Settles (commits) enqueues already accepted, then releases the connection(s). */
+  close(): Promise<void>
+}
