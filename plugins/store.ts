@@ -1,0 +1,19 @@
+import fp from 'fastify-plugin'
+import { openStore } from '../src/store/open.js'
+import type { Store } from '../src/store/port.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store
+  }
+}
+
+/** Opens the store (or adopts one handed in, as tests and `start` do) and closes what it opened. */
+export default fp<{ store?: Store }>(
+  async (app, opts) => {
+    const store = opts.store ?? (await openStore(app.config, app.log))
+    app.decorate('store', store)
+    if (!opts.store) app.addHook('onClose', () => store.close())
+  },
+  { name: 'store', dependencies: ['config'] },
+)

@@ -1,0 +1,28 @@
+import type { Store } from '../store/port.js'
+
+/**
+ * The queue-depth cap without a count query per request: the count is refreshed from the store
+ * at most every `refreshMs` and advanced locally by each accepted patch in between.
+ */
+export function queueDepthGauge(store: Store, cap: number, refreshMs = 500) {
+  let depth = 0
+  let refreshedAt = 0
+  let pending: Promise<void> | null = null
+  const refresh = async () => {
+    const counts = await store.counts()
+    depth = counts.reduce((n, c) => n + c.queued, 0)
+    refreshedAt = Date.now()
+  }
+  return {
+    async full(): Promise<boolean> {
+      if (Date.now() - refreshedAt > refreshMs) {
+        pending ??= refresh().finally(() => (pending = null))
+        await pending
+      }
+      return depth >= cap
+    },
+    added() {
+      depth++
+    },
+  }
+}

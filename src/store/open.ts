@@ -1,0 +1,20 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.js'
+import type { Store } from './port.js'
+
+/** Opens the configured store adapter and applies its migrations. */
+export async function openStore(config: Config, logger?: FastifyBaseLogger): Promise<Store> {
+  let store: Store
+  if (config.store === 'postgres') {
+    const { openPostgresStore } = await import('./postgres/index.js')
+    store = await openPostgresStore({ connectionString: config.databaseUrl!, logger })
+  } else {
+    mkdirSync(config.dataDir, { recursive: true })
+    const { openSqliteStore } = await import('./sqlite/index.js')
+    store = await openSqliteStore({ file: join(config.dataDir, 'ghost-runner.db'), logger })
+  }
+  await store.migrate()
+  return store
+}

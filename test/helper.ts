@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { after } from 'node:test'
+import { buildApp, type BuildOptions } from '../src/app.js'
+import { defineConfig, type Config } from '../src/config.js'
+
+export const TOKEN = 'test-token-0123456789abcdef'
+export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+
+/** A temporary directory removed when the test file ends. */
+export function tempDir(prefix = 'gr-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A git repository with one commit holding `files`. */
+export function gitRepo(files: Record<string, string> = { 'README.md': '# demo\n' }, dir = tempDir('gr-ws-')): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' })
+  git('init', '-q', '-b', 'main')
+  git('config', 'user.name', 'Test')
+  git('config', 'user.email', 'test@example.com')
+  for (const [path, contents] of Object.entries(files)) {
+    execFileSync('mkdir', ['-p', join(dir, path, '..')])
+    execFileSync('tee', [join(dir, path)], { input: contents, stdio: ['pipe', 'ignore', 'ignore'] })
+  }
+  git('add', '-A')
+  git('commit', '-q', '-m', 'initial')
+  return dir
+}
+
+/** A validated config for tests: temp data dir, one workspace `default`, auth by token and secret. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const dataDir = overrides.dataDir ?? tempDir()
+  return defineConfig({
+    dataDir,
+    port: 0,
+    logLevel: 'silent',
+    apiTokens: [TOKEN],
+    webhookSecrets: [SECRET],
+    drainDelayMs: 0,
+    workspaces: {
+      default: {
+        path: overrides.workspaces ? '' : gitRepo(),
+        branch: 'main',
+        checks: { test: ['node', '-e', 'process.exit(0)'] },
+        checkTimeoutMs: 10_000,
+        author: { name: 'Ghost Runner', email: 'ghost@example.com' },
+        tagPrefix: '',
+      },
+    },
+    ...overrides,
+  })
+}
+
+/** Builds the app on a fresh temp data dir and closes it when the test file ends. */
+export async function testApp(overrides: Partial<Config> = {}, opts: BuildOptions = {}) {
+  const config = testConfig(overrides)
+  const app = await buildApp(config, opts)
+  after(() => app.close())
+  await app.ready()
+  return app
+}
+
+export const auth = { authorization: `Bearer ${TOKEN}` }
