@@ -43,6 +43,7 @@ export const Config = Type.Object(
         failuresToFail: Type.Integer({ minimum: 1, default: 1 }),
         passesToRecover: Type.Integer({ minimum: 1, default: 1 }),
         intervalMs: Type.Integer({ minimum: 50, default: 2000 }),
+        timeoutMs: Type.Integer({ minimum: 10, default: 1500, description: 'Default probe timeout; a probe exceeding it reports unknown' }),
         exposeDetail: Type.Boolean({ default: false, description: 'Show failure output to anonymous callers' }),
         eventLoopWarnMs: Type.Number({ minimum: 1, default: 200 }),
         eventLoopFailMs: Type.Number({ minimum: 1, default: 1000 }),

@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin'
+import si from 'systeminformation'
+import type { SystemMetrics } from '../src/schemas/health.js'
+import { diskUsage } from '../src/health/disk-usage.js'
+
+export type SystemSampler = (dataDir: string) => Promise<SystemMetrics>
+
+const round = (n: number) => Math.round(n * 10) / 10
+const isLoopbackInterface = (iface: string) => iface === 'lo' || iface.startsWith('lo0') || /loopback/i.test(iface)
+
+/** Settles to null instead of failing: one figure the host will not give leaves the others. */
+const settle = async <T>(p: Promise<T>): Promise<T | null> => p.catch(() => null)
+
+/**
+ * The default sampler. The functions are looked up on the module object at call time, so a test
+ * can count calls by wrapping them. The disk figure is the data directory's own filesystem, which
+ * statfs answers exactly; systeminformation would list every mount by shelling out to df.
+ */
+export const sampleSystem: SystemSampler = async (dataDir) => {
+  const [load, mem, net, disk] = await Promise.all([settle(si.currentLoad()), settle(si.mem()), settle(si.networkStats('*')), settle(diskUsage(dataDir))])
+  const received = net?.filter((n) => !isLoopbackInterface(n.iface)).reduce((sum, n) => sum + (n.rx_bytes || 0), 0)
+  return {
+    cpu: { count: load ? load.cpus.length : null, percent: load ? round(load.currentLoad) : null },
+    memory: { percent: mem && mem.total > 0 ? round((mem.active / mem.total) * 100) : null },
+    disk: { percent: disk ? round(disk.usedPercent) : null },
+    network: { bytes_recv: received ?? null },
+  }
+}
+
+/**
+ * `system_metrics` (non-critical, informational): host figures for the legacy body, sampled in
+ * the background on the probe's interval only. It always passes; only a sampler outliving its
+ * timeout makes it unknown, which degrades and never fails the service.
+ */
+export default fp<{ sampler?: SystemSampler }>(
+  async (app, opts) => {
+    const sampler = opts.sampler ?? sampleSystem
+    const { dataDir } = app.config
+    app.probes.register({
+      name: 'system_metrics',
+      critical: false,
+      componentType: 'system',
+      measurement: 'cpuUtilization',
+      // The first CPU load sample measures over half a second; later ones are instant.
+      timeoutMs: Math.max(app.config.health.timeoutMs, 5000),
+      async check() {
+        const metrics = await sampler(dataDir)
+        return { status: 'pass', observedValue: metrics.cpu.percent, observedUnit: '%', component: metrics }
+      },
+    })
+  },
+  { name: 'probe-system-metrics', dependencies: ['config', 'probe-registry'] },
+)
