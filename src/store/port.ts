@@ -121,4 +121,10 @@ export interface Store {
   ping(): Promise<void>
   /** Settles (commits) enqueues already accepted, then releases the connection(s). */
   close(): Promise<void>
+  /**
+   * Optional wake-ups when any instance queues a patch (PostgreSQL LISTEN/NOTIFY). `null` means
+   * notifications may have been missed: look at every lane. Polling stays the source of truth.
+   * Returns the unsubscribe function.
+   */
+  onPatchQueued?(listener: (target: string | null) => void): () => void
 }

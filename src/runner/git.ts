@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process'
+
+const DEFAULT_TIMEOUT_MS = 60_000
+const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
+
+// Variables a git child may inherit. Everything else is dropped: GIT_DIR, GIT_WORK_TREE,
+// GIT_INDEX_FILE and friends in the runner's own environment would silently point git at
+// another repository.
+const PASSED_THROUGH = ['PATH', 'HOME', 'USER', 'TMPDIR', 'SSH_AUTH_SOCK'] as const
+
+/**
+ * Options that make the runner's git independent of whoever configured the workspace: no hooks
+ * (the patch's checks are the validation), no signing prompts, no pager, paths quoted never.
+ */
+const CONFIG_OVERRIDES = [
+  '-c', 'core.hooksPath=/dev/null',
+  '-c', 'commit.gpgSign=false',
+  '-c', 'tag.gpgSign=false',
+  '-c', 'core.quotePath=false',
+  '-c', 'advice.detachedHead=false',
+]
+
+export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const name of PASSED_THROUGH) {
+    const value = process.env[name]
+    if (value !== undefined) env[name] = value
+  }
+  return { ...env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', ...extra }
+}
+
+export interface GitOptions {
+  cwd: string
+  timeoutMs?: number
+  /** Written to stdin (commit messages, NUL-separated pathspecs). */
+  input?: string | Buffer
+  env?: Record<string, string>
+  maxBuffer?: number
+}
+
+export class GitError extends Error {
+  override readonly name = 'GitError'
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+    why: string,
+  ) {
+    super(`git ${args[0] ?? ''} ${why}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`)
+  }
+}
+
+/** Runs git with an argv array (never a shell) and resolves to its stdout. */
+export function git(args: readonly string[], opts: GitOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'git',
+      [...CONFIG_OVERRIDES, ...args],
+      {
+        cwd: opts.cwd,
+        env: gitEnv(opts.env),
+        timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: opts.maxBuffer ?? DEFAULT_MAX_BUFFER,
+        encoding: 'utf8',
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout)
+        const code = typeof err.code === 'number' ? err.code : null
+        const why = err.killed ? 'timed out' : code !== null ? `exited with code ${code}` : err.message
+        reject(new GitError(args, code, stderr, why))
+      },
+    )
+    // A child that exits before reading stdin raises EPIPE here; its exit code tells the story.
+    child.stdin?.on('error', () => {})
+    child.stdin?.end(opts.input ?? '')
+  })
+}
+
+/** Like git(), but a non-zero exit resolves to null instead of throwing (probes such as rev-parse). */
+export async function gitMaybe(args: readonly string[], opts: GitOptions): Promise<string | null> {
+  try {
+    return await git(args, opts)
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode !== null) return null
+    throw err
+  }
+}
+
+/** NUL-separated pathspecs for `--pathspec-from-file=- --pathspec-file-nul`, so no path is ever an argument. */
+export const pathspecInput = (paths: readonly string[]): string => paths.map((p) => `${p}\0`).join('')
