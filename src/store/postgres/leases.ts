@@ -1,0 +1,68 @@
+import { now } from './clock.js'
+
+// Every statement that ends or extends a lease names the token: a runner that lost its lease
+// (reaped, re-claimed by another) matches no row, whatever it believes.
+
+/** $1 id, $2 token, $3 now (or null), $4 lease ms. */
+export const heartbeatSql = (s: string) => `
+  UPDATE ${s}.patches SET lease_expires_at = ${now('$3')} + $4::float8 * interval '1 millisecond'
+  WHERE id = $1 AND status = 'running' AND lease_token = $2`
+
+/** $1 id, $2 token, $3 final status, $4 result json, $5 error json, $6 reason, $7 detail. */
+export const finishSql = (s: string) => `
+  WITH t AS (SELECT ${now('NULL')} AS now),
+  upd AS (
+    UPDATE ${s}.patches p
+    SET status = $3, result = $4::json, error = $5::json, lease_expires_at = NULL, finished_at = t.now, updated_at = t.now
+    FROM t
+    WHERE p.id = $1 AND p.status = 'running' AND p.lease_token = $2
+    RETURNING p.id, p.updated_at
+  )
+  INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
+  SELECT id, updated_at, $3, $6, $7 FROM upd`
+
+/** $1 id, $2 token, $3 reason, $4 detail. Attempts are kept: they count claims. */
+export const releaseSql = (s: string) => `
+  WITH t AS (SELECT ${now('NULL')} AS now),
+  upd AS (
+    UPDATE ${s}.patches p
+    SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = t.now
+    FROM t
+    WHERE p.id = $1 AND p.status = 'running' AND p.lease_token = $2
+    RETURNING p.id, p.updated_at
+  )
+  INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
+  SELECT id, updated_at, 'queued', $3, $4 FROM upd`
+
+/**
+ * $1 now (or null), $2 max attempts. SKIP LOCKED lets gateways reap concurrently without
+ * waiting on each other or on a runner's heartbeat; a lease whose heartbeat committed after
+ * the snapshot is re-checked against its newest row and left alone.
+ */
+export const reapSql = (s: string) => `
+  WITH t AS (SELECT ${now('$1')} AS now),
+  expired AS (
+    SELECT p.id, p.attempts, coalesce(p.lease_owner, 'unknown') AS owner,
+      format('lease lost on attempt %s of %s (last runner %s)', p.attempts, $2::int, coalesce(p.lease_owner, 'unknown')) AS message
+    FROM ${s}.patches p, t
+    WHERE p.status = 'running' AND p.lease_expires_at <= t.now
+    ORDER BY p.seq
+    FOR UPDATE OF p SKIP LOCKED
+  ),
+  lost AS (
+    UPDATE ${s}.patches p
+    SET status = 'failed', result = NULL, error = json_build_object('code', 'LEASE_LOST', 'message', e.message),
+      lease_expires_at = NULL, finished_at = t.now, updated_at = t.now
+    FROM expired e, t
+    WHERE p.id = e.id AND e.attempts >= $2::int
+    RETURNING p.id, p.seq, p.updated_at AS at, 'failed' AS status, 'LEASE_LOST' AS reason, e.message AS detail
+  ),
+  retried AS (
+    UPDATE ${s}.patches p
+    SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = t.now
+    FROM expired e, t
+    WHERE p.id = e.id AND e.attempts < $2::int
+    RETURNING p.id, p.seq, p.updated_at AS at, 'queued' AS status, 'lease_expired' AS reason, e.owner AS detail
+  )
+  INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
+  SELECT id, at, status, reason, detail FROM (SELECT * FROM lost UNION ALL SELECT * FROM retried) x ORDER BY seq`

@@ -1,0 +1,47 @@
+import pg from 'pg'
+import type { StoreLogger } from './logger.js'
+
+export interface PoolSettings {
+  connectionString: string
+  applicationName: string
+  max: number
+  connectTimeoutMs: number
+  statementTimeoutMs: number | null
+  logger?: StoreLogger
+}
+
+const INT8_OID = 20
+
+// Sequences, fencing tokens and counts are bigint columns that stay far below 2^53; reading
+// them as numbers keeps the port's types, and an impossible value fails loudly, not silently.
+function parseInt8(text: string): number {
+  const n = Number(text)
+  if (!Number.isSafeInteger(n)) throw new RangeError(`bigint outside the safe integer range: ${text}`)
+  return n
+}
+
+const types: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format) => (oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)),
+}
+
+/** The client settings shared by the pool and the LISTEN connection. */
+export function clientConfig(s: PoolSettings): pg.ClientConfig {
+  return {
+    connectionString: s.connectionString,
+    application_name: s.applicationName,
+    // Without it a request waits forever for a database that is down; with it the caller gets
+    // an error it can turn into a 503.
+    connectionTimeoutMillis: s.connectTimeoutMs,
+    keepAlive: true,
+    types,
+    ...(s.statementTimeoutMs === null ? {} : { statement_timeout: s.statementTimeoutMs }),
+  }
+}
+
+export function createPool(s: PoolSettings): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(s), max: s.max })
+  // An idle client whose backend dies (restart, pg_terminate_backend, network) emits 'error' on
+  // the pool; unhandled, that would crash the process. The pool has already discarded it.
+  pool.on('error', (err) => s.logger?.warn({ err }, 'idle postgres connection lost; the pool will reconnect'))
+  return pool
+}

@@ -1,0 +1,96 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { PatchEvent, PatchRecord, PatchSummary } from '../../schemas/record.js'
+import type { RunnerInfo, TargetCounts } from '../port.js'
+
+// Row shapes as the driver returns them, derived from the record schemas: the only difference
+// is that timestamptz columns arrive as Date and event times as epoch ms.
+const Instant = Type.Date()
+const MaybeInstant = Type.Union([Type.Date(), Type.Null()])
+const TIME_KEYS = ['created_at', 'updated_at', 'started_at', 'finished_at'] as const
+
+export const SummaryRow = Type.Composite([
+  Type.Omit(PatchSummary, TIME_KEYS),
+  Type.Object({ seq: Type.Integer(), created_at: Instant, updated_at: Instant, started_at: MaybeInstant, finished_at: MaybeInstant }),
+])
+export type SummaryRow = Static<typeof SummaryRow>
+
+export const EventRow = Type.Composite([Type.Omit(PatchEvent, ['at']), Type.Object({ at: Type.Integer({ description: 'epoch ms' }) })])
+export type EventRow = Static<typeof EventRow>
+
+export const PatchRow = Type.Composite([SummaryRow, Type.Pick(PatchRecord, ['patch', 'result']), Type.Object({ events: Type.Array(EventRow) })])
+export type PatchRow = Static<typeof PatchRow>
+
+export const ClaimRow = Type.Composite([PatchRow, Type.Object({ lease_token: Type.Integer(), lease_expires_at: Instant })])
+export type ClaimRow = Static<typeof ClaimRow>
+/** A claim statement's row: the patch it claimed, or only the id it picked and lost to a race. */
+export type ClaimAttemptRow = { picked: string } & (ClaimRow | { [K in keyof ClaimRow]: null })
+
+export type RunnerRow = Omit<RunnerInfo, 'started_at' | 'last_seen'> & { started_at: Date; last_seen: Date }
+export type CountRow = Omit<TargetCounts, 'oldest_queued_at'> & { oldest_queued_at: Date | null }
+
+/** Columns of a summary row, for `SELECT` lists; `p` is the patches alias. */
+export const summaryColumns = (p: string) =>
+  ['id', 'seq', 'client_id', 'target', 'format', 'status', 'description', 'attempts', 'error', ...TIME_KEYS].map((c) => `${p}.${c}`).join(', ')
+
+/** The event history of patch `idExpr` as a json array, oldest first. */
+export const eventsColumn = (s: string, idExpr: string) => `(
+  SELECT coalesce(json_agg(json_build_object(
+    'at', (extract(epoch FROM e.at) * 1000)::bigint, 'status', e.status, 'reason', e.reason, 'detail', e.detail) ORDER BY e.id), '[]'::json)
+  FROM ${s}.events e WHERE e.patch_id = ${idExpr}) AS events`
+
+/** The history of patch `c.id` as of the statement's snapshot, plus the rows of CTE `added`. */
+export const eventsPlus = (s: string, added: string) => `(
+  SELECT json_agg(json_build_object(
+    'at', (extract(epoch FROM x.at) * 1000)::bigint, 'status', x.status, 'reason', x.reason, 'detail', x.detail) ORDER BY x.id)
+  FROM (SELECT e.id, e.at, e.status, e.reason, e.detail FROM ${s}.events e WHERE e.patch_id = c.id
+        UNION ALL SELECT a.id, a.at, a.status, a.reason, a.detail FROM ${added} a) x) AS events`
+
+/** Every column a record needs; `p` is the patches alias. */
+export const recordColumns = (s: string, p: string) => `${summaryColumns(p)}, ${p}.patch, ${p}.result, ${eventsColumn(s, `${p}.id`)}`
+
+const iso = (d: Date) => d.toISOString()
+const isoOrNull = (d: Date | null) => (d === null ? null : iso(d))
+
+export function toSummary(row: SummaryRow): PatchSummary {
+  return {
+    id: row.id,
+    client_id: row.client_id,
+    target: row.target,
+    format: row.format,
+    status: row.status,
+    description: row.description,
+    attempts: row.attempts,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    started_at: isoOrNull(row.started_at),
+    finished_at: isoOrNull(row.finished_at),
+    error: row.error,
+  }
+}
+
+export function toRecord(row: PatchRow): PatchRecord {
+  return {
+    ...toSummary(row),
+    patch: row.patch,
+    result: row.result,
+    events: row.events.map((e) => ({ at: new Date(e.at).toISOString(), status: e.status, reason: e.reason, detail: e.detail })),
+  }
+}
+
+export function toRunner(row: RunnerRow): RunnerInfo {
+  return { id: row.id, host: row.host, pid: row.pid, started_at: iso(row.started_at), last_seen: iso(row.last_seen), info: row.info }
+}
+
+export function toCounts(row: CountRow): TargetCounts {
+  return { target: row.target, queued: row.queued, running: row.running, oldest_queued_at: row.oldest_queued_at?.getTime() ?? null }
+}
+
+/**
+ * Postgres text cannot hold NUL, which JSON strings can; such a character in a text column
+ * (a description, an error message with process output) becomes U+FFFD rather than failing
+ * the whole operation. json columns keep the original, escaped.
+ */
+export const pgText = <T extends string | null>(value: T): T => (value === null ? value : (value.replaceAll('\u0000', '\uFFFD') as T))
+
+/** A time parameter: the caller's clock when given, else the statement's time on the server. */
+export const instantParam = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString())

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import pg from 'pg'
+import { openPostgresStore } from '../../src/store/postgres/index.js'
+import { input, plainPatch, storeConformance } from './conformance.js'
+import { DATABASE_URL, RESULT, SKIP, admin, freshSchema, openTestStore, recorder } from './postgres-fixtures.js'
+
+if (DATABASE_URL) storeConformance('postgres', () => openTestStore())
+
+describe('postgres store', { skip: SKIP }, () => {
+  it('keeps its tables in its own schema, and the database refuses a second running patch per target', async () => {
+    const schema = freshSchema()
+    const store = await openTestStore(schema)
+    try {
+      await store.enqueue(input('a'))
+      await store.enqueue(input('a'))
+      const db = await admin()
+      const s = pg.escapeIdentifier(schema)
+      assert.deepEqual((await db.query(`SELECT version, name FROM ${s}.schema_migrations`)).rows, [{ version: 1, name: 'patch queue' }])
+      assert.deepEqual((await db.query(`SELECT lane_seq FROM ${s}.patches ORDER BY lane_seq`)).rows.map((r: { lane_seq: string }) => Number(r.lane_seq)), [1, 2])
+      await assert.rejects(db.query(`UPDATE ${s}.patches SET status = 'running'`), { code: '23505', constraint: 'patches_one_running' })
+      const tables = await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])
+      assert.deepEqual(tables.rows.map((r: { table_name: string }) => r.table_name), ['events', 'lane_tails', 'lanes', 'patches', 'pings', 'runners', 'schema_migrations'])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('migrates once; a store opened without migrating says what to run', async () => {
+    const schema = freshSchema()
+    const rec = recorder()
+    const unmigrated = await openTestStore(schema, { migrate: false, logger: rec.logger })
+    await assert.rejects(unmigrated.get('x'), /ghost-runner migrate/)
+    await unmigrated.migrate()
+    assert.equal(await unmigrated.get('x'), null)
+    await unmigrated.close()
+    assert.deepEqual(rec.lines.filter((l) => l.msg === 'store migration applied').map((l) => l.obj), [{ schema, version: 1, migration: 'patch queue' }])
+    const rec2 = recorder()
+    const reopened = await openTestStore(schema, { logger: rec2.logger })
+    await reopened.migrate()
+    assert.equal(rec2.lines.filter((l) => l.msg === 'store migration applied').length, 0)
+    await reopened.close()
+  })
+
+  it('keeps everything across close and reopen, fencing tokens included', async () => {
+    const schema = freshSchema()
+    const first = await openTestStore(schema)
+    const a1 = (await first.enqueue(input('a', { idempotencyKey: 'k1', bodyHash: 'h1' }))).record
+    const a2 = (await first.enqueue(input('a'))).record
+    const c = await first.claim('r1', { targets: ['a'], leaseMs: 60_000 })
+    assert.ok(c)
+    const late = first.enqueue(input('b', { patch: plainPatch('b', 'late') }))
+    await first.close()
+    const lateId = (await late).record.id
+
+    const again = await openTestStore(schema)
+    assert.deepEqual(await again.get(a1.id), c.record)
+    assert.equal((await again.get(lateId))?.description, 'late')
+    assert.equal((await again.enqueue(input('a', { idempotencyKey: 'k1', bodyHash: 'h1' }))).outcome, 'duplicate')
+    assert.equal(await again.complete(c.record.id, c.token, RESULT), true, 'a lease outlives the store instance that granted it')
+    const next = await again.claim('r2', { targets: ['a'], leaseMs: 1000 })
+    assert.equal(next?.record.id, a2.id)
+    assert.ok(next && next.token > c.token)
+    await again.close()
+  })
+
+  it('stores text Postgres cannot hold: json keeps it exactly, text columns get U+FFFD', async () => {
+    const store = await openTestStore()
+    try {
+      const patch = { ...plainPatch('a', 'nul \u0000 here'), operations: [{ op: 'write' as const, path: 'bin', contents: 'a\u0000b\ud800' }] }
+      const res = await store.enqueue(input('a', { patch, idempotencyKey: 'key\u0000' }))
+      assert.equal(res.outcome, 'created')
+      const got = await store.get(res.record.id)
+      assert.deepEqual(got?.patch, patch)
+      assert.equal(got?.description, 'nul \uFFFD here')
+      const c = await store.claim('runner\u0000', { targets: null, leaseMs: 1000 })
+      assert.ok(c)
+      const error = { code: 'CHECK_FAILED', message: 'exit 1: \u0000', detail: 'tail \u0000' }
+      assert.equal(await store.fail(c.record.id, c.token, 'failed', error, { ...RESULT, checks: [{ name: 't', argv: [], exit_code: 1, signal: null, timed_out: false, duration_ms: 1, output_tail: '\u0000' }] }), true)
+      const failed = await store.get(c.record.id)
+      assert.deepEqual(failed?.error, error)
+      assert.equal(failed?.result?.checks[0]?.output_tail, '\u0000')
+      assert.deepEqual(failed?.events.at(-1)?.detail, 'exit 1: \uFFFD')
+      assert.equal(await store.get('p_\u0000'), null)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('refuses a schema name it would have to quote', async () => {
+    await assert.rejects(openTestStore('Bad-Name'), RangeError)
+    await assert.rejects(openTestStore('x; DROP TABLE y'), RangeError)
+  })
+
+  it('fails operations with an error, not a hang, when the database cannot be reached', async () => {
+    const store = await openPostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', migrate: false, connectTimeoutMs: 1000 })
+    try {
+      await assert.rejects(store.get('x'), { code: 'ECONNREFUSED' })
+      await assert.rejects(store.enqueue(input('a')), { code: 'ECONNREFUSED' })
+    } finally {
+      await store.close()
+    }
+    await assert.rejects(openPostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectTimeoutMs: 1000 }), { code: 'ECONNREFUSED' })
+  })
+})
