@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { createMcpServer, type Dispatch } from '../mcp/server.js'
+
+/**
+ * Tool calls replay as requests to the real routes with the caller's bearer token, so
+ * validation, idempotency, rate limits and errors are exactly the HTTP API's. (A webhook
+ * signature covers one body and cannot be forwarded; MCP clients send bearer tokens.)
+ */
+function dispatcher(app: FastifyInstance, request: FastifyRequest): Dispatch {
+  const headers = request.headers.authorization ? { authorization: request.headers.authorization } : {}
+  return async ({ method, url, payload }) => {
+    const res = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) })
+    return { statusCode: res.statusCode, body: res.body }
+  }
+}
+
+/**
+ * MCP over Streamable HTTP at /mcp, stateless: each POST gets its own server and transport, so
+ * any gateway behind a load balancer can answer any message. Hidden from the OpenAPI document:
+ * it is JSON-RPC, not a REST operation a client generator could use.
+ */
+export default async function mcpRoutes(app: FastifyInstance) {
+  app.post('/mcp', { preValidation: app.authenticate, schema: { hide: true } }, async (request, reply) => {
+    const server = createMcpServer(dispatcher(app, request))
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+    reply.hijack()
+    reply.raw.on('close', () => {
+      void transport.close()
+      void server.close()
+    })
+    try {
+      await server.connect(transport)
+      await transport.handleRequest(request.raw, reply.raw, request.body)
+    } catch (err) {
+      request.log.error({ err }, 'MCP request failed')
+      if (!reply.raw.headersSent) {
+        reply.raw.writeHead(500, { 'content-type': 'application/json' })
+        reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: null }))
+      }
+    }
+  })
+
+  // Stateless: no server-initiated event stream to open and no session to end.
+  app.route({
+    method: ['GET', 'DELETE'],
+    url: '/mcp',
+    preValidation: app.authenticate,
+    schema: { hide: true },
+    handler: async (_request, reply) =>
+      reply.header('allow', 'POST').problem(405, 'METHOD_NOT_ALLOWED', 'The MCP endpoint is stateless: POST JSON-RPC messages to it'),
+  })
+}
