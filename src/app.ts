@@ -16,6 +16,9 @@ import healthRoutes from './routes/health.js'
 import webhookRoutes from './routes/webhook.js'
 import patchRoutes from './routes/patches.js'
 import runnerPlugin from '../plugins/runner.js'
+import metrics from '../plugins/metrics.js'
+import eventRoutes from './routes/events.js'
+import mcpRoutes from './routes/mcp.js'
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
@@ -49,10 +52,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   await app.register(auth)
   await app.register(probeRegistry)
   await app.register(probes)
+  await app.register(metrics)
 
   await app.register(healthRoutes)
   await app.register(webhookRoutes)
   await app.register(patchRoutes)
+  await app.register(eventRoutes)
+  await app.register(mcpRoutes)
   if (opts.runner) await app.register(runnerPlugin)
   return app
 }
