@@ -18,11 +18,15 @@ export interface ServiceProcess {
   output: () => string
 }
 
-/** Spawns `ghost-runner <command>` from source and waits until /health/live answers. */
+/**
+ * Spawns `ghost-runner <command>` from source and waits until the child itself logs that it
+ * listens, then until /health/live answers. Waiting on the child's own log line matters: another
+ * process may hold the port, and its answers must never be taken for this child's.
+ */
 export async function spawnService(command: string, env: Record<string, string>, port: number, timeoutMs = 20_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, LOG_LEVEL: 'warn', GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env },
+    env: { ...process.env, GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -32,6 +36,10 @@ export async function spawnService(command: string, env: Record<string, string>,
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}: ${out}`)
+    if (!out.includes(`"msg":"Server listening at ${url}"`)) {
+      await new Promise((r) => setTimeout(r, 50))
+      continue
+    }
     try {
       const res = await fetch(`${url}/health/live`)
       if (res.ok) return { child, url, output: () => out }

@@ -22,7 +22,7 @@ describe('end to end through HTTP', () => {
       // A long poll: only the webhook's wake-up can make this test fast.
       runner: { leaseMs: 10_000, heartbeatMs: 200, pollMs: 60_000, maxAttempts: 3, concurrency: 2 },
     })
-    config.health.intervalMs = 100
+    config.health.intervalMs = 200
     config.health.runnerStaleMs = 1000
     const app = await buildApp(config, { runner: true })
     try {
@@ -85,7 +85,8 @@ describe('end to end through HTTP', () => {
       await app.runner.stop()
       const stoppedAt = Date.now()
       until = deadline(5000)
-      while (!body.flags.includes('ghost_down') && Date.now() < until) {
+      // Under heavy load a critical probe can briefly go stale (unknown); wait for the settled state.
+      while (!(body.flags.includes('ghost_down') && body.overall_status === 'degraded') && Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 50))
         body = await health()
       }
