@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { parseArgs } from 'node:util'
 import type { Accepted } from '../schemas/api.js'
 import type { PatchRecord } from '../schemas/record.js'
 import { EXIT, EXIT_CODES_HELP, UsageError, exitForStatus, reportError } from './exit-codes.js'
 import { followPatch } from './follow.js'
+import { CONNECTION_OPTIONS, parseCommandArgs } from './args.js'
 import { ApiClient, DEFAULT_URL, connectionFrom } from './http-client.js'
 import { buildPayload, PatchFileError } from './patch-file.js'
 import { failureReport, painter, paintStatus, write, type Io, type Paint } from './render.js'
@@ -41,20 +41,10 @@ const OPTIONS = {
   check: { type: 'string', multiple: true },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
-  json: { type: 'boolean' },
-  url: { type: 'string' },
-  token: { type: 'string' },
-  secret: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...CONNECTION_OPTIONS,
 } as const
 
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-}
+const parse = (args: string[]) => parseCommandArgs(args, OPTIONS)
 
 async function readInput(file: string): Promise<string> {
   try {

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util'
 import { Value } from '@sinclair/typebox/value'
 import { PatchStatus, type PatchRecord } from '../schemas/record.js'
 import type { ListPage } from '../store/port.js'
 import { EXIT, UsageError, reportError } from './exit-codes.js'
+import { CONNECTION_OPTIONS, parseCommandArgs } from './args.js'
 import { ApiClient, DEFAULT_URL, connectionFrom } from './http-client.js'
 import { age, failureReport, painter, paintStatus, table, write, type Io, type Paint } from './render.js'
 
@@ -34,20 +34,10 @@ const OPTIONS = {
   target: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
-  json: { type: 'boolean' },
-  url: { type: 'string' },
-  token: { type: 'string' },
-  secret: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...CONNECTION_OPTIONS,
 } as const
 
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-}
+const parse = (args: string[]) => parseCommandArgs(args, OPTIONS)
 
 function listQuery(values: ReturnType<typeof parse>['values']): string {
   const q = new URLSearchParams()
