@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
+import { randomUUID } from 'node:crypto'
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -15,15 +16,41 @@ export async function freePort(): Promise<number> {
 export interface ServiceProcess {
   child: ChildProcess
   url: string
+  port: number
   output: () => string
 }
 
 /**
+ * A bearer token of its own for each spawned service. Ports are reused across the suite's
+ * processes: a client of another test that still posts to a port this service now holds must
+ * get 401, never land patches here.
+ */
+export const serviceToken = () => `svc-${randomUUID()}`
+
+/**
  * Spawns `ghost-runner <command>` from source and waits until the child itself logs that it
  * listens, then until /health/live answers. Waiting on the child's own log line matters: another
- * process may hold the port, and its answers must never be taken for this child's.
+ * process may hold the port, and its answers must never be taken for this child's. Without a
+ * fixed port it takes a free one, and another if a concurrent test took that one first.
  */
-export async function spawnService(command: string, env: Record<string, string>, port: number, timeoutMs = 20_000): Promise<ServiceProcess> {
+export async function spawnService(
+  command: string,
+  env: Record<string, string>,
+  opts: { port?: number; timeoutMs?: number } = {},
+): Promise<ServiceProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort())
+    try {
+      return await spawnOn(command, env, port, opts.timeoutMs ?? 20_000)
+    } catch (err) {
+      if (opts.port !== undefined || attempt === 3 || !(err instanceof PortTaken)) throw err
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function spawnOn(command: string, env: Record<string, string>, port: number, timeoutMs: number): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
     cwd: new URL('..', import.meta.url).pathname,
     env: { ...process.env, GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' },
@@ -35,14 +62,17 @@ export async function spawnService(command: string, env: Record<string, string>,
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}: ${out}`)
+    if (child.exitCode !== null) {
+      if (out.includes('EADDRINUSE')) throw new PortTaken(`port ${port} taken: ${out}`)
+      throw new Error(`service exited ${child.exitCode}: ${out}`)
+    }
     if (!out.includes(`"msg":"Server listening at ${url}"`)) {
       await new Promise((r) => setTimeout(r, 50))
       continue
     }
     try {
       const res = await fetch(`${url}/health/live`)
-      if (res.ok) return { child, url, output: () => out }
+      if (res.ok) return { child, url, port, output: () => out }
     } catch {
       // not listening yet
     }

@@ -1,8 +1,8 @@
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { gitRepo, tempDir, TOKEN } from './helper.js'
-import { freePort, kill, spawnService } from './process.js'
+import { gitRepo, tempDir } from './helper.js'
+import { kill, serviceToken, spawnService } from './process.js'
 
 const status = async (url: string) => {
   try {
@@ -15,9 +15,8 @@ const status = async (url: string) => {
 // Load balancers must see readiness fail before connections are refused: on SIGTERM the
 // listener stays open for the drain delay with /health/ready 503 and /health/live 200.
 it('SIGTERM: ready turns 503 at once, live stays 200 until the listener closes, exit 0', async () => {
-  const port = await freePort()
-  const env = { GHOST_DATA_DIR: tempDir(), GHOST_API_TOKENS: TOKEN, GHOST_WORKSPACES: `default=${gitRepo()}`, GHOST_DRAIN_DELAY_MS: '2500' }
-  const svc = await spawnService('start', env, port)
+  const env = { GHOST_DATA_DIR: tempDir(), GHOST_API_TOKENS: serviceToken(), GHOST_WORKSPACES: `default=${gitRepo()}`, GHOST_DRAIN_DELAY_MS: '2500' }
+  const svc = await spawnService('start', env)
   try {
     for (let i = 0; i < 200 && (await status(`${svc.url}/health/ready`)) !== 200; i++) await new Promise((r) => setTimeout(r, 50))
     assert.equal(await status(`${svc.url}/health/ready`), 200, svc.output())

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { gitRepo, tempDir, TOKEN } from '../helper.js'
-import { freePort, kill, spawnService, type ServiceProcess } from '../process.js'
+import { gitRepo, tempDir } from '../helper.js'
+import { kill, serviceToken, spawnService, type ServiceProcess } from '../process.js'
 import { file, runCli } from './cli-harness.js'
 
 // `ghost-runner start` in its own process, with its runner, applying patches to a real git
@@ -14,6 +14,7 @@ describe('dispatch --wait against `ghost-runner start`', () => {
   // Created here, not in before(): temp dirs made inside a hook are removed when the hook ends.
   const workspace = gitRepo({ 'README.md': '# demo\n', 'src/app.txt': 'hello\n' })
   const dir = tempDir()
+  const TOKEN = serviceToken()
   const env = () => ({ GHOST_URL: service.url, GHOST_TOKEN: TOKEN })
   const git = (...args: string[]) => execFileSync('git', args, { cwd: workspace, encoding: 'utf8' }).trim()
 
@@ -34,8 +35,7 @@ describe('dispatch --wait against `ghost-runner start`', () => {
     service = await spawnService(
       'start',
       { GHOST_DATA_DIR: join(dir, 'data'), GHOST_CONFIG: config, GHOST_API_TOKENS: TOKEN, GHOST_DRAIN_DELAY_MS: '0' },
-      await freePort(),
-      60_000,
+      { timeoutMs: 60_000 },
     )
   })
   after(() => kill(service.child, 'SIGTERM'))

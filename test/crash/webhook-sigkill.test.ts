@@ -1,15 +1,15 @@
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
-import { gitRepo, tempDir, TOKEN } from '../helper.js'
-import { freePort, kill, spawnService } from '../process.js'
+import { gitRepo, tempDir } from '../helper.js'
+import { kill, serviceToken, spawnService } from '../process.js'
 
 // Nothing accepted may be lost: every 202 is sent after the patch's transaction committed, so a
 // SIGKILL at any moment keeps every patch a client was told about.
 it('keeps every 202-acknowledged patch across a SIGKILL of the server', async () => {
   const dataDir = tempDir()
+  const TOKEN = serviceToken()
   const env = { GHOST_DATA_DIR: dataDir, GHOST_API_TOKENS: TOKEN, GHOST_WORKSPACES: `default=${gitRepo()}` }
-  const port = await freePort()
-  let svc = await spawnService('serve', env, port)
+  let svc = await spawnService('serve', env)
   const acknowledged = new Set<string>()
   let stop = false
   const client = async (n: number) => {
@@ -32,7 +32,8 @@ it('keeps every 202-acknowledged patch across a SIGKILL of the server', async ()
   stop = true
   await Promise.all(clients)
 
-  svc = await spawnService('serve', env, port)
+  // A fresh port: the old one may already belong to another test's service.
+  svc = await spawnService('serve', env)
   try {
     const missing: string[] = []
     for (const id of acknowledged) {
