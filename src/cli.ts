@@ -8,6 +8,7 @@ const SERVER_FLAGS_HELP = `  --host (GHOST_HOST, 127.0.0.1)         --port (GHOS
   --api-tokens (GHOST_API_TOKENS)        --workspaces (GHOST_WORKSPACES, name=path,…)
   --config (GHOST_CONFIG, JSON or YAML)  --log-level (LOG_LEVEL)
   --public-url (GHOST_PUBLIC_URL)        --drain-delay-ms (GHOST_DRAIN_DELAY_MS, 5000)
+  --database-schema (GHOST_DATABASE_SCHEMA, ghost_runner)
   -h, --help
 `
 

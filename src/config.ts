@@ -31,6 +31,8 @@ export const Config = Type.Object(
     dataDir: Type.String({ minLength: 1, default: './data' }),
     store: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
     databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+    // Several deployments (or test runs) can share one database, each in its own schema.
+    databaseSchema: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,54}$', default: 'ghost_runner', description: 'PostgreSQL schema holding the tables' }),
     webhookSecrets: Type.Array(Type.String({ pattern: '^whsec_[A-Za-z0-9+/=]{8,}$' }), { default: [] }),
     apiTokens: Type.Array(Type.String({ minLength: 16 }), { default: [] }),
     workspaces: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), WorkspaceConfig, { default: {} }),
@@ -87,6 +89,7 @@ const VARIABLES = {
   GHOST_DATA_DIR: { key: 'dataDir', flag: 'data-dir' },
   GHOST_STORE: { key: 'store', flag: 'store' },
   DATABASE_URL: { key: 'databaseUrl', flag: 'database-url' },
+  GHOST_DATABASE_SCHEMA: { key: 'databaseSchema', flag: 'database-schema' },
   GHOST_WEBHOOK_SECRETS: { key: 'webhookSecrets', flag: 'webhook-secrets' },
   GHOST_API_TOKENS: { key: 'apiTokens', flag: 'api-tokens' },
   GHOST_WORKSPACES: { key: 'workspaces', flag: 'workspaces' },

@@ -23,6 +23,8 @@ it('parses GHOST_WORKSPACES and lets a DATABASE_URL select PostgreSQL', () => {
   assert.equal(c.workspaces.CYOPS!.path, '/srv/rel/cyops')
   assert.equal(c.workspaces.MAIN!.branch, 'main')
   assert.equal(c.store, 'postgres')
+  assert.equal(c.databaseSchema, 'ghost_runner')
+  assert.equal(loadConfig({ DATABASE_URL: 'postgres://u@h/db', GHOST_DATABASE_SCHEMA: 'staging_ghost' }).databaseSchema, 'staging_ghost')
 })
 
 it('reads a YAML config file, which the environment overrides', () => {
@@ -46,6 +48,7 @@ const BAD: [Record<string, string>, string[], RegExp][] = [
   [{ GHOST_API_TOKENS: 'short' }, [], /^GHOST_API_TOKENS: /],
   [{ GHOST_WORKSPACES: 'nopath' }, [], /^GHOST_WORKSPACES: /],
   [{ LOG_LEVEL: 'loud' }, [], /^LOG_LEVEL: /],
+  [{ GHOST_DATABASE_SCHEMA: 'Ghost; DROP' }, [], /^GHOST_DATABASE_SCHEMA: /],
   [{ GHOST_CONFIG: '/nonexistent/ghost.yaml' }, [], /^GHOST_CONFIG: cannot read/],
 ]
 for (const [env, args, message] of BAD) {

@@ -9,7 +9,7 @@ export async function openStore(config: Config, logger?: FastifyBaseLogger): Pro
   let store: Store
   if (config.store === 'postgres') {
     const { openPostgresStore } = await import('./postgres/index.js')
-    store = await openPostgresStore({ connectionString: config.databaseUrl!, logger })
+    store = await openPostgresStore({ connectionString: config.databaseUrl!, schema: config.databaseSchema, logger })
   } else {
     mkdirSync(config.dataDir, { recursive: true })
     const { openSqliteStore } = await import('./sqlite/index.js')
