@@ -13,6 +13,7 @@ import { normalize } from '../ingest/normalize.js'
 import { newPatchId, sha256 } from '../ingest/ids.js'
 import { queueDepthGauge } from '../ingest/queue-depth.js'
 import { storeUnavailable } from '../ingest/store-errors.js'
+import { faultPoint } from '../fault-point.js'
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
@@ -113,6 +114,7 @@ export default async function webhookRoutes(fastify: FastifyInstance) {
       } catch (err) {
         throw storeUnavailable(err, request.log)
       }
+      faultPoint('enqueued')
       if (result.outcome === 'conflict') throw new Errors.IDEMPOTENCY_CONFLICT(key ?? '')
       if (result.outcome === 'created') depth.added()
       const location = `/patches/${result.record.id}`

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Config } from '../config.js'
 import type { ClaimedPatch, Store } from '../store/port.js'
+import { faultPoint } from '../fault-point.js'
 import { executePatch } from './execute.js'
 import { PatchFailure } from './failure.js'
 import { LeaseKeeper } from './lease.js'
@@ -205,6 +206,7 @@ export class Runner {
           if (targets !== null && targets.length === 0) break
           const claimed = await this.#store.claim(this.id, { targets, leaseMs: this.#config.runner.leaseMs })
           if (claimed === null) break
+          faultPoint('claimed')
           this.#launch(claimed)
         }
       } while (this.#pumpAgain && this.#running)

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { resolveInside } from './paths.js'
 import { MODE_EXEC, MODE_SYMLINK, type FileChange, type FileState } from './operations/index.js'
 import { PatchFailure } from './failure.js'
+import { faultPoint } from '../fault-point.js'
 
 /** A file as it is on disk, with its exact permission bits (git only knows 644 and 755). */
 export type DiskState = { kind: 'file'; contents: Buffer; perm: number } | { kind: 'symlink'; target: Buffer }
@@ -183,6 +184,7 @@ export async function writeChanges(root: string, changes: readonly CapturedChang
         await ensureParents(root, change.abs, snapshot.createdDirs)
         await putState(change.abs, state, tempName(change.abs, tag, i))
       }
+      faultPoint('wrote-file')
       dirs.add(path.dirname(change.abs))
     }
     // Renames and unlinks are durable only once their directory is.
