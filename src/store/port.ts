@@ -1,4 +1,5 @@
 import type { NormalizedPatch } from '../schemas/patch.js'
+import type { NotificationDelivery } from '../schemas/notification.js'
 import type { PatchError, PatchRecord, PatchResult, PatchStatus, PatchSummary } from '../schemas/record.js'
 
 /**
@@ -80,6 +81,46 @@ export interface ReapOptions {
   maxAttempts: number
 }
 
+/** A configured destination and the statuses it wants (null: every status). */
+export interface NotificationSubscription {
+  url: string
+  events: readonly PatchStatus[] | null
+}
+
+/** A delivery handed to a dispatcher: the transition it reports and the patch it belongs to. */
+export interface DeliveryJob {
+  /** Stable across attempts: the webhook-id. */
+  id: string
+  url: string
+  /** This attempt's number, from 1; with the owner it fences settleDelivery. */
+  attempt: number
+  patch_id: string
+  status: PatchStatus
+  reason: string
+  detail: string | null
+  /** When the transition happened (ISO 8601). */
+  at: string
+  target: string
+  client_id: string | null
+  result: PatchResult | null
+  error: PatchError | null
+}
+
+export interface ClaimDeliveriesOptions {
+  owner: string
+  /** Only deliveries to these URLs (the ones this process can sign for). */
+  urls: readonly string[]
+  limit: number
+  /** How long the claim holds before another dispatcher may try again. */
+  leaseMs: number
+  now?: number
+}
+
+export type DeliveryOutcome =
+  | { state: 'delivered'; status: number }
+  | { state: 'pending'; status: number | null; error: string; nextAttemptAt: number }
+  | { state: 'failed'; status: number | null; error: string }
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   /** Applies pending migrations; safe when several processes start at once. */
@@ -127,4 +168,24 @@ export interface Store {
    * Returns the unsubscribe function.
    */
   onPatchQueued?(listener: (target: string | null) => void): () => void
+  /**
+   * From now on every status change this instance records also records, in the same
+   * transaction, a pending delivery for each subscription that wants the new status (the
+   * outbox). Replaces the previous subscriptions; none by default.
+   */
+  setSubscriptions(subscriptions: readonly NotificationSubscription[]): void
+  /**
+   * Claims up to `limit` pending deliveries that are due, for the given URLs, oldest due first:
+   * each counts an attempt and is held until now + leaseMs, so one delivery is in flight at one
+   * dispatcher at a time. Deliveries of one patch to one URL go out in order: a later one waits
+   * while an earlier one is pending.
+   */
+  claimDeliveries(opts: ClaimDeliveriesOptions): Promise<DeliveryJob[]>
+  /**
+   * Records how an attempt ended: delivered, failed for good, or pending again until
+   * nextAttemptAt. Refused (false) unless the delivery is pending and this owner holds this attempt.
+   */
+  settleDelivery(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): Promise<boolean>
+  /** The deliveries of a patch in the order they were recorded; empty for an unknown id. */
+  deliveries(patchId: string): Promise<NotificationDelivery[]>
 }

@@ -4,6 +4,7 @@ import { afterEach, describe, it } from 'node:test'
 import type { NormalizedPatch } from '../../src/schemas/patch.js'
 import type { PatchError, PatchEvent, PatchRecord, PatchResult } from '../../src/schemas/record.js'
 import type { ClaimedPatch, EnqueueInput, Store } from '../../src/store/port.js'
+import { outboxConformance } from './outbox-conformance.js'
 
 export interface ConformanceOptions {
   /** Concurrent enqueues in the burst case (default 200). */
@@ -681,6 +682,8 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
       await store.close()
       assert.equal((await pending).outcome, 'created')
     })
+
+    outboxConformance(fresh)
 
     it('ping writes, and migrate is idempotent', async () => {
       const store = await fresh()

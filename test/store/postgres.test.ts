@@ -16,11 +16,14 @@ describe('postgres store', { skip: SKIP }, () => {
       await store.enqueue(input('a'))
       const db = await admin()
       const s = pg.escapeIdentifier(schema)
-      assert.deepEqual((await db.query(`SELECT version, name FROM ${s}.schema_migrations`)).rows, [{ version: 1, name: 'patch queue' }])
+      assert.deepEqual((await db.query(`SELECT version, name FROM ${s}.schema_migrations ORDER BY version`)).rows, [
+        { version: 1, name: 'patch queue' },
+        { version: 2, name: 'notification outbox' },
+      ])
       assert.deepEqual((await db.query(`SELECT lane_seq FROM ${s}.patches ORDER BY lane_seq`)).rows.map((r: { lane_seq: string }) => Number(r.lane_seq)), [1, 2])
       await assert.rejects(db.query(`UPDATE ${s}.patches SET status = 'running'`), { code: '23505', constraint: 'patches_one_running' })
       const tables = await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])
-      assert.deepEqual(tables.rows.map((r: { table_name: string }) => r.table_name), ['events', 'lane_tails', 'lanes', 'patches', 'pings', 'runners', 'schema_migrations'])
+      assert.deepEqual(tables.rows.map((r: { table_name: string }) => r.table_name), ['deliveries', 'events', 'lane_tails', 'lanes', 'patches', 'pings', 'runners', 'schema_migrations'])
     } finally {
       await store.close()
     }
@@ -34,7 +37,10 @@ describe('postgres store', { skip: SKIP }, () => {
     await unmigrated.migrate()
     assert.equal(await unmigrated.get('x'), null)
     await unmigrated.close()
-    assert.deepEqual(rec.lines.filter((l) => l.msg === 'store migration applied').map((l) => l.obj), [{ schema, version: 1, migration: 'patch queue' }])
+    assert.deepEqual(rec.lines.filter((l) => l.msg === 'store migration applied').map((l) => l.obj), [
+      { schema, version: 1, migration: 'patch queue' },
+      { schema, version: 2, migration: 'notification outbox' },
+    ])
     const rec2 = recorder()
     const reopened = await openTestStore(schema, { logger: rec2.logger })
     await reopened.migrate()

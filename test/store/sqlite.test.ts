@@ -35,7 +35,10 @@ describe('sqlite store', () => {
     const db = new Database(file)
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal')
-      assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations').all(), [{ version: 1, name: 'patch queue' }])
+      assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations').all(), [
+        { version: 1, name: 'patch queue' },
+        { version: 2, name: 'notification outbox' },
+      ])
       assert.throws(() => db.prepare("UPDATE patches SET status = 'running'").run(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
       assert.deepEqual(db.prepare('SELECT lane_seq FROM patches ORDER BY lane_seq').pluck().all(), [1, 2])
     } finally {
@@ -123,7 +126,10 @@ describe('sqlite store', () => {
     await unmigrated.migrate()
     assert.equal(await unmigrated.get('x'), null)
     await unmigrated.close()
-    assert.deepEqual(rec.lines.filter((l) => l.msg === 'store migration applied').map((l) => l.obj), [{ version: 1, migration: 'patch queue' }])
+    assert.deepEqual(rec.lines.filter((l) => l.msg === 'store migration applied').map((l) => l.obj), [
+      { version: 1, migration: 'patch queue' },
+      { version: 2, migration: 'notification outbox' },
+    ])
     const rec2 = recorder()
     const reopened = await openSqliteStore({ file, logger: rec2.logger })
     await reopened.migrate()

@@ -1,9 +1,10 @@
 import { now } from './clock.js'
+import { outboxCte } from './deliveries.js'
 import { eventsPlus, summaryColumns } from './rows.js'
 
 /**
  * Claims the head of one lane in one statement. Parameters: $1 targets (text[] or null),
- * $2 runner id, $3 now (or null), $4 lease ms.
+ * $2 runner id, $3 now (or null), $4 lease ms, $5 and $6 the subscribed (url, status) pairs.
  *
  * `pick` locks a lane row with SKIP LOCKED, so concurrent claimers spread over lanes instead
  * of queueing on one, and a lane another runner is claiming from is passed over. NO KEY UPDATE
@@ -47,7 +48,7 @@ export const claimSql = (s: string) => `
   ev AS (
     INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
     SELECT id, started_at, 'running', 'claimed', lease_owner FROM claimed
-    RETURNING id, at, status, reason, detail
-  )
+    RETURNING id, patch_id, at, status, reason, detail
+  ),${outboxCte(s, 'ev', '$5', '$6')}
   SELECT pick.id AS picked, ${summaryColumns('c')}, c.patch, c.result, c.lease_token, c.lease_expires_at, ${eventsPlus(s, 'ev')}
   FROM pick LEFT JOIN claimed c ON c.id = pick.id`

@@ -1,6 +1,8 @@
 import type pg from 'pg'
+import type { Subscriptions } from '../outbox.js'
 import type { EnqueueInput, EnqueueResult } from '../port.js'
 import { now } from './clock.js'
+import { outboxCte } from './deliveries.js'
 import { prepared, type Statement } from './prepared.js'
 import { pgText, recordColumns, toRecord, type PatchRow } from './rows.js'
 
@@ -39,7 +41,8 @@ export function enqueueSql(s: string): EnqueueSql {
       ev AS (
         INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
         SELECT id, created_at, 'queued', 'enqueued', NULL FROM ins
-      )
+        RETURNING patch_id, at, status, reason, detail
+      ),${outboxCte(s, 'ev', '$9', '$10')}
       SELECT ins.id, ins.seq, ins.client_id, ins.target, ins.format, ins.status, ins.description, ins.attempts, ins.error,
         ins.created_at, ins.updated_at, ins.started_at, ins.finished_at, ins.patch, ins.result,
         json_build_array(json_build_object('at', (extract(epoch FROM ins.created_at) * 1000)::bigint,
@@ -63,7 +66,7 @@ async function byKey(pool: pg.Pool, sql: EnqueueSql, input: EnqueueInput): Promi
  * server has it (on by default). A repeat of a key is answered from the stored row first, so
  * retries by clients do not touch the lane lock.
  */
-export async function enqueue(pool: pg.Pool, sql: EnqueueSql, input: EnqueueInput): Promise<EnqueueResult> {
+export async function enqueue(pool: pg.Pool, sql: EnqueueSql, input: EnqueueInput, subs: Subscriptions): Promise<EnqueueResult> {
   const prior = await byKey(pool, sql, input)
   if (prior) return prior
   const { patch } = input
@@ -76,6 +79,8 @@ export async function enqueue(pool: pg.Pool, sql: EnqueueSql, input: EnqueueInpu
     pgText(input.idempotencyKey),
     input.bodyHash,
     JSON.stringify(patch),
+    subs.urls,
+    subs.statuses,
   ]
   const res = await pool.query<PatchRow>({ ...sql.insert, values })
   const row = res.rows[0]

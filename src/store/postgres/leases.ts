@@ -1,4 +1,5 @@
 import { now } from './clock.js'
+import { outboxCte } from './deliveries.js'
 
 // Every statement that ends or extends a lease names the token: a runner that lost its lease
 // (reaped, re-claimed by another) matches no row, whatever it believes.
@@ -8,7 +9,10 @@ export const heartbeatSql = (s: string) => `
   UPDATE ${s}.patches SET lease_expires_at = ${now('$3')} + $4::float8 * interval '1 millisecond'
   WHERE id = $1 AND status = 'running' AND lease_token = $2`
 
-/** $1 id, $2 token, $3 final status, $4 result json, $5 error json, $6 reason, $7 detail. */
+/**
+ * $1 id, $2 token, $3 final status, $4 result json, $5 error json, $6 reason, $7 detail,
+ * $8 and $9 the subscribed (url, status) pairs.
+ */
 export const finishSql = (s: string) => `
   WITH t AS (SELECT ${now('NULL')} AS now),
   upd AS (
@@ -17,11 +21,18 @@ export const finishSql = (s: string) => `
     FROM t
     WHERE p.id = $1 AND p.status = 'running' AND p.lease_token = $2
     RETURNING p.id, p.updated_at
-  )
-  INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
-  SELECT id, updated_at, $3, $6, $7 FROM upd`
+  ),
+  ev AS (
+    INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
+    SELECT id, updated_at, $3, $6, $7 FROM upd
+    RETURNING patch_id, at, status, reason, detail
+  ),${outboxCte(s, 'ev', '$8', '$9')}
+  SELECT 1 FROM ev`
 
-/** $1 id, $2 token, $3 reason, $4 detail. Attempts are kept: they count claims. */
+/**
+ * $1 id, $2 token, $3 reason, $4 detail, $5 and $6 the subscribed (url, status) pairs.
+ * Attempts are kept: they count claims.
+ */
 export const releaseSql = (s: string) => `
   WITH t AS (SELECT ${now('NULL')} AS now),
   upd AS (
@@ -30,14 +41,19 @@ export const releaseSql = (s: string) => `
     FROM t
     WHERE p.id = $1 AND p.status = 'running' AND p.lease_token = $2
     RETURNING p.id, p.updated_at
-  )
-  INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
-  SELECT id, updated_at, 'queued', $3, $4 FROM upd`
+  ),
+  ev AS (
+    INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
+    SELECT id, updated_at, 'queued', $3, $4 FROM upd
+    RETURNING patch_id, at, status, reason, detail
+  ),${outboxCte(s, 'ev', '$5', '$6')}
+  SELECT 1 FROM ev`
 
 /**
- * $1 now (or null), $2 max attempts. SKIP LOCKED lets gateways reap concurrently without
- * waiting on each other or on a runner's heartbeat; a lease whose heartbeat committed after
- * the snapshot is re-checked against its newest row and left alone.
+ * $1 now (or null), $2 max attempts, $3 and $4 the subscribed (url, status) pairs. SKIP LOCKED
+ * lets gateways reap concurrently without waiting on each other or on a runner's heartbeat; a
+ * lease whose heartbeat committed after the snapshot is re-checked against its newest row and
+ * left alone.
  */
 export const reapSql = (s: string) => `
   WITH t AS (SELECT ${now('$1')} AS now),
@@ -63,6 +79,10 @@ export const reapSql = (s: string) => `
     FROM expired e, t
     WHERE p.id = e.id AND e.attempts < $2::int
     RETURNING p.id, p.seq, p.updated_at AS at, 'queued' AS status, 'lease_expired' AS reason, e.owner AS detail
-  )
-  INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
-  SELECT id, at, status, reason, detail FROM (SELECT * FROM lost UNION ALL SELECT * FROM retried) x ORDER BY seq`
+  ),
+  ev AS (
+    INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
+    SELECT id, at, status, reason, detail FROM (SELECT * FROM lost UNION ALL SELECT * FROM retried) x ORDER BY seq
+    RETURNING patch_id, at, status, reason, detail
+  ),${outboxCte(s, 'ev', '$3', '$4')}
+  SELECT 1 FROM ev`

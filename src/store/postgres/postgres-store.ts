@@ -1,19 +1,26 @@
 import type pg from 'pg'
+import type { NotificationDelivery } from '../../schemas/notification.js'
 import type { PatchError, PatchRecord, PatchResult } from '../../schemas/record.js'
 import { decodeCursor, encodeCursor } from '../ids.js'
+import { outcomeColumns, Subscriptions } from '../outbox.js'
 import type {
   CancelResult,
+  ClaimDeliveriesOptions,
   ClaimedPatch,
+  DeliveryJob,
+  DeliveryOutcome,
   EnqueueInput,
   EnqueueResult,
   ListPage,
   ListQuery,
+  NotificationSubscription,
   ReapOptions,
   RunnerInfo,
   Store,
   TargetCounts,
 } from '../port.js'
 import { claimSql } from './claim.js'
+import { claimDeliveriesSql, deliveriesSql, settleDeliverySql, toDelivery, toJob, type DeliveryRow, type JobRow } from './deliveries.js'
 import { enqueue, enqueueSql, type EnqueueSql } from './enqueue.js'
 import { finishSql, heartbeatSql, reapSql, releaseSql } from './leases.js'
 import type { PatchQueuedListener, PatchSubscriber } from './listener.js'
@@ -64,6 +71,9 @@ interface Sql {
   runnerHeartbeat: Statement
   runners: Statement
   ping: Statement
+  claimDeliveries: Statement
+  settleDelivery: Statement
+  deliveries: Statement
 }
 
 /**
@@ -81,6 +91,7 @@ export class PostgresStoreImpl implements PostgresStore {
   private readonly subscriber: PatchSubscriber
   private readonly logger: StoreLogger | undefined
   private readonly inflight = new Set<Promise<unknown>>()
+  private subscriptions = new Subscriptions()
   private schemaChecked: Promise<void> | null = null
   private closing: Promise<void> | null = null
 
@@ -105,6 +116,9 @@ export class PostgresStoreImpl implements PostgresStore {
       runnerHeartbeat: prepared(runnerHeartbeatSql(s)),
       runners: prepared(runnersSql(s)),
       ping: prepared(pingSql(s)),
+      claimDeliveries: prepared(claimDeliveriesSql(s)),
+      settleDelivery: prepared(settleDeliverySql(s)),
+      deliveries: prepared(deliveriesSql(s)),
     }
   }
 
@@ -159,7 +173,7 @@ export class PostgresStoreImpl implements PostgresStore {
 
   enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     return this.run(async () => {
-      const res = await enqueue(this.pool, this.sql.enqueue, input)
+      const res = await enqueue(this.pool, this.sql.enqueue, input, this.subscriptions)
       if (res.outcome === 'created') this.notifier.queued(res.record.target)
       return res
     })
@@ -173,7 +187,8 @@ export class PostgresStoreImpl implements PostgresStore {
   claim(runnerId: string, opts: { targets: string[] | null; leaseMs: number; now?: number }): Promise<ClaimedPatch | null> {
     return this.run(async () => {
       if (opts.targets !== null && opts.targets.length === 0) return null
-      const values = [opts.targets?.map(pgText) ?? null, pgText(runnerId), instantParam(opts.now), opts.leaseMs]
+      const subs = this.subscriptions
+      const values = [opts.targets?.map(pgText) ?? null, pgText(runnerId), instantParam(opts.now), opts.leaseMs, subs.urls, subs.statuses]
       for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         const row = (await this.exec<ClaimAttemptRow>(this.sql.claim, values)).rows[0]
         if (!row) return null
@@ -206,19 +221,26 @@ export class PostgresStoreImpl implements PostgresStore {
     detail: string | null,
   ): Promise<boolean> {
     const json = (v: unknown) => (v === null ? null : JSON.stringify(v))
+    const subs = this.subscriptions
     return this.run(async () => {
-      const res = await this.exec(this.sql.finish, [pgText(id), token, status, json(result), json(error), pgText(reason), pgText(detail)])
+      const values = [pgText(id), token, status, json(result), json(error), pgText(reason), pgText(detail), subs.urls, subs.statuses]
+      const res = await this.exec(this.sql.finish, values)
       return res.rowCount === 1
     })
   }
 
   release(id: string, token: number, reason: string, detail?: string): Promise<boolean> {
-    return this.run(async () => (await this.exec(this.sql.release, [pgText(id), token, pgText(reason), pgText(detail ?? null)])).rowCount === 1)
+    const subs = this.subscriptions
+    return this.run(async () => {
+      const values = [pgText(id), token, pgText(reason), pgText(detail ?? null), subs.urls, subs.statuses]
+      return (await this.exec(this.sql.release, values)).rowCount === 1
+    })
   }
 
   reapExpired(opts: ReapOptions): Promise<number> {
     return this.run(async () => {
-      const reaped = (await this.exec(this.sql.reap, [instantParam(opts.now), opts.maxAttempts])).rowCount ?? 0
+      const subs = this.subscriptions
+      const reaped = (await this.exec(this.sql.reap, [instantParam(opts.now), opts.maxAttempts, subs.urls, subs.statuses])).rowCount ?? 0
       if (reaped > 0) this.logger?.warn({ reaped }, 'expired patch leases reaped')
       return reaped
     })
@@ -252,7 +274,8 @@ export class PostgresStoreImpl implements PostgresStore {
 
   cancel(id: string, reason?: string): Promise<CancelResult> {
     return this.run(async (): Promise<CancelResult> => {
-      const row = (await this.exec<PatchRow>(this.sql.cancel, [pgText(id), pgText(reason ?? 'cancelled')])).rows[0]
+      const subs = this.subscriptions
+      const row = (await this.exec<PatchRow>(this.sql.cancel, [pgText(id), pgText(reason ?? 'cancelled'), subs.urls, subs.statuses])).rows[0]
       if (row) return { outcome: 'cancelled', record: toRecord(row) }
       const record = await this.load(id)
       return record ? { outcome: 'not_cancellable', record } : { outcome: 'not_found' }
@@ -285,6 +308,30 @@ export class PostgresStoreImpl implements PostgresStore {
     return this.run(async () => {
       await this.exec(this.sql.ping, [])
     })
+  }
+
+  setSubscriptions(subscriptions: readonly NotificationSubscription[]): void {
+    this.subscriptions = new Subscriptions(subscriptions)
+  }
+
+  claimDeliveries(opts: ClaimDeliveriesOptions): Promise<DeliveryJob[]> {
+    return this.run(async () => {
+      if (opts.urls.length === 0) return []
+      const values = [pgText(opts.owner), opts.urls, opts.limit, opts.leaseMs, instantParam(opts.now)]
+      return (await this.exec<JobRow>(this.sql.claimDeliveries, values)).rows.map(toJob)
+    })
+  }
+
+  settleDelivery(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): Promise<boolean> {
+    const c = outcomeColumns(outcome)
+    return this.run(async () => {
+      const values = [pgText(id), pgText(owner), attempt, c.state, c.status, c.error === null ? null : pgText(c.error), instantParam(c.next ?? undefined), instantParam(now)]
+      return (await this.exec(this.sql.settleDelivery, values)).rowCount === 1
+    })
+  }
+
+  deliveries(patchId: string): Promise<NotificationDelivery[]> {
+    return this.run(async () => (await this.exec<DeliveryRow>(this.sql.deliveries, [pgText(patchId)])).rows.map(toDelivery))
   }
 
   close(): Promise<void> {

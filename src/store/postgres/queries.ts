@@ -1,10 +1,14 @@
 import type { ListQuery } from '../port.js'
 import { now } from './clock.js'
+import { outboxCte } from './deliveries.js'
 import { eventsPlus, recordColumns, summaryColumns } from './rows.js'
 
 export const getSql = (s: string) => `SELECT ${recordColumns(s, 'p')} FROM ${s}.patches p WHERE p.id = $1`
 
-/** $1 id, $2 reason. Only a queued patch matches; the caller reads the record otherwise. */
+/**
+ * $1 id, $2 reason, $3 and $4 the subscribed (url, status) pairs. Only a queued patch matches;
+ * the caller reads the record otherwise.
+ */
 export const cancelSql = (s: string) => `
   WITH t AS (SELECT ${now('NULL')} AS now),
   cancelled AS (
@@ -16,8 +20,8 @@ export const cancelSql = (s: string) => `
   ev AS (
     INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
     SELECT id, updated_at, 'cancelled', $2, NULL FROM cancelled
-    RETURNING id, at, status, reason, detail
-  )
+    RETURNING id, patch_id, at, status, reason, detail
+  ),${outboxCte(s, 'ev', '$3', '$4')}
   SELECT ${summaryColumns('c')}, c.patch, c.result, ${eventsPlus(s, 'ev')}
   FROM cancelled c`
 

@@ -96,6 +96,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'notification outbox',
+    sql: (s) => `
+      -- One row per status change and configured destination, inserted by the statement that
+      -- made the change, so a notification is never lost between the change and its sending.
+      -- A pending row is due at next_attempt_at; a claim (SKIP LOCKED) moves that to the end of
+      -- its lease, so gateways sharing the outbox send each delivery from one place at a time.
+      CREATE TABLE ${s}.deliveries (
+        seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id              text COLLATE "C" NOT NULL UNIQUE,
+        patch_id        text COLLATE "C" NOT NULL REFERENCES ${s}.patches (id) ON DELETE CASCADE,
+        url             text NOT NULL,
+        event           text NOT NULL,
+        reason          text NOT NULL,
+        detail          text,
+        at              timestamptz NOT NULL,
+        state           text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz,
+        lease_owner     text,
+        last_status     integer,
+        last_error      text,
+        created_at      timestamptz NOT NULL,
+        updated_at      timestamptz NOT NULL
+      );
+
+      CREATE INDEX deliveries_due ON ${s}.deliveries (next_attempt_at) WHERE state = 'pending';
+      -- The deliveries of a patch, and per destination the earlier ones still pending.
+      CREATE INDEX deliveries_by_patch ON ${s}.deliveries (patch_id, url, seq);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version))

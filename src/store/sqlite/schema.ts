@@ -79,4 +79,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'notification outbox',
+    sql: `
+      -- One row per status change and configured destination, written in the transaction that
+      -- made the change, so a notification is never lost between the change and its sending.
+      -- A pending row is due at next_attempt_at; a claim moves that to the end of its lease.
+      CREATE TABLE deliveries (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        patch_id        TEXT NOT NULL REFERENCES patches(id) ON DELETE CASCADE,
+        url             TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        reason          TEXT NOT NULL,
+        detail          TEXT,
+        at              INTEGER NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        lease_owner     TEXT,
+        last_status     INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+      -- The deliveries of a patch, and per destination the earlier ones still pending.
+      CREATE INDEX deliveries_by_patch ON deliveries (patch_id, url, seq);
+    `,
+  },
 ]

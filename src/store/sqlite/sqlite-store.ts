@@ -1,23 +1,30 @@
 import type Database from 'better-sqlite3'
 import type { PatchError, PatchRecord, PatchResult, PatchStatus } from '../../schemas/record.js'
 import { decodeCursor, encodeCursor } from '../ids.js'
+import type { NotificationDelivery } from '../../schemas/notification.js'
 import type {
   CancelResult,
+  ClaimDeliveriesOptions,
   ClaimedPatch,
+  DeliveryJob,
+  DeliveryOutcome,
   EnqueueInput,
   EnqueueResult,
   ListPage,
   ListQuery,
+  NotificationSubscription,
   ReapOptions,
   RunnerInfo,
   Store,
   TargetCounts,
 } from '../port.js'
+import { newDeliveryId, outcomeColumns, Subscriptions } from '../outbox.js'
+import { toDelivery, toJob } from './deliveries.js'
 import { GroupCommit, type GroupCommitStats, type ItemOutcome } from './group-commit.js'
 import type { StoreLogger } from './logger.js'
 import { LATEST_VERSION, runMigrations, schemaVersion } from './migrations.js'
 import { toCounts, toRecord, toRunner, toSummary } from './rows.js'
-import { prepareStatements, type Statements } from './statements.js'
+import { prepareStatements, type AddEvent, type Statements } from './statements.js'
 
 export interface SqliteStore extends Store {
   readonly kind: 'sqlite'
@@ -45,6 +52,7 @@ export class SqliteStoreImpl implements SqliteStore {
   private readonly logger: StoreLogger | undefined
   private readonly batcher: GroupCommit<EnqueueInput, EnqueueResult>
   private prepared: Statements | null = null
+  private subscriptions = new Subscriptions()
   private closed = false
 
   constructor(init: SqliteStoreInit) {
@@ -66,6 +74,12 @@ export class SqliteStoreImpl implements SqliteStore {
       this.prepared = prepareStatements(this.db)
     }
     return this.prepared
+  }
+
+  /** Every transition goes through here: its event row, and the outbox rows it owes, in its transaction. */
+  private event(st: Statements, e: AddEvent): void {
+    st.addEvent.run(e)
+    for (const url of this.subscriptions.urlsFor(e.status)) st.deliveries.insert.run({ id: newDeliveryId(), patch_id: e.patch_id, url, event: e.status, reason: e.reason, detail: e.detail, at: e.at })
   }
 
   async migrate(): Promise<void> {
@@ -132,7 +146,7 @@ export class SqliteStoreImpl implements SqliteStore {
       payload: JSON.stringify(patch),
       now,
     })
-    st.addEvent.run({ patch_id: input.id, at: now, status: 'queued', reason: 'enqueued', detail: null })
+    this.event(st, { patch_id: input.id, at: now, status: 'queued', reason: 'enqueued', detail: null })
     const record = this.load(st, input.id)
     if (!record) throw new Error(`patch ${input.id} not readable after insert`)
     return { outcome: 'created', record }
@@ -155,7 +169,7 @@ export class SqliteStoreImpl implements SqliteStore {
         if (!token) throw new Error('counter upsert returned no row')
         const expires = now + opts.leaseMs
         st.markRunning.run({ id: head.id, token: token.value, owner: runnerId, expires, now })
-        st.addEvent.run({ patch_id: head.id, at: now, status: 'running', reason: 'claimed', detail: runnerId })
+        this.event(st, { patch_id: head.id, at: now, status: 'running', reason: 'claimed', detail: runnerId })
         const record = this.load(st, head.id)
         if (!record) throw new Error(`patch ${head.id} vanished inside its transaction`)
         return { record, token: token.value, leaseExpiresAt: expires }
@@ -198,7 +212,7 @@ export class SqliteStoreImpl implements SqliteStore {
           now,
         }).changes
         if (changed !== 1) return false
-        st.addEvent.run({ patch_id: f.id, at: now, status: f.status, reason: f.reason, detail: f.detail })
+        this.event(st, { patch_id: f.id, at: now, status: f.status, reason: f.reason, detail: f.detail })
         return true
       })
       .immediate()
@@ -210,7 +224,7 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.db
       .transaction(() => {
         if (st.requeue.run({ id, token, now }).changes !== 1) return false
-        st.addEvent.run({ patch_id: id, at: now, status: 'queued', reason, detail: detail ?? null })
+        this.event(st, { patch_id: id, at: now, status: 'queued', reason, detail: detail ?? null })
         return true
       })
       .immediate()
@@ -231,10 +245,10 @@ export class SqliteStoreImpl implements SqliteStore {
             }
             const changed = st.finish.run({ id: lease.id, token: lease.lease_token, status: 'failed', result: null, error: JSON.stringify(error), now })
             if (changed.changes !== 1) continue
-            st.addEvent.run({ patch_id: lease.id, at: now, status: 'failed', reason: error.code, detail: error.message })
+            this.event(st, { patch_id: lease.id, at: now, status: 'failed', reason: error.code, detail: error.message })
           } else {
             if (st.requeue.run({ id: lease.id, token: lease.lease_token, now }).changes !== 1) continue
-            st.addEvent.run({ patch_id: lease.id, at: now, status: 'queued', reason: 'lease_expired', detail: owner })
+            this.event(st, { patch_id: lease.id, at: now, status: 'queued', reason: 'lease_expired', detail: owner })
           }
           n += 1
         }
@@ -270,7 +284,7 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.db
       .transaction((): CancelResult => {
         if (st.cancel.run({ id, now }).changes === 1) {
-          st.addEvent.run({ patch_id: id, at: now, status: 'cancelled' satisfies PatchStatus, reason: reason ?? 'cancelled', detail: null })
+          this.event(st, { patch_id: id, at: now, status: 'cancelled' satisfies PatchStatus, reason: reason ?? 'cancelled', detail: null })
           const record = this.load(st, id)
           if (!record) throw new Error(`patch ${id} vanished inside its transaction`)
           return { outcome: 'cancelled', record }
@@ -305,6 +319,36 @@ export class SqliteStoreImpl implements SqliteStore {
   async ping(): Promise<void> {
     const st = this.st
     this.db.transaction(() => st.nextCounter.get('ping')).immediate()
+  }
+
+  setSubscriptions(subscriptions: readonly NotificationSubscription[]): void {
+    this.subscriptions = new Subscriptions(subscriptions)
+  }
+
+  async claimDeliveries(opts: ClaimDeliveriesOptions): Promise<DeliveryJob[]> {
+    const ds = this.st.deliveries
+    const now = opts.now ?? Date.now()
+    const query = { now, urls: JSON.stringify(opts.urls), limit: opts.limit }
+    // Polled often and mostly idle: look first without the write lock other processes contend for.
+    if (opts.urls.length === 0 || !ds.due.get(query)) return []
+    return this.db
+      .transaction(() =>
+        ds.due.all(query).flatMap(({ seq }) => {
+          if (ds.claim.run({ seq, owner: opts.owner, until: now + opts.leaseMs, now }).changes !== 1) return []
+          const row = ds.job.get(seq)
+          return row ? [toJob(row)] : []
+        }),
+      )
+      .immediate()
+  }
+
+  async settleDelivery(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): Promise<boolean> {
+    const columns = outcomeColumns(outcome)
+    return this.st.deliveries.settle.run({ id, owner, attempt, ...columns, now: now ?? Date.now() }).changes === 1
+  }
+
+  async deliveries(patchId: string): Promise<NotificationDelivery[]> {
+    return this.st.deliveries.ofPatch.all(patchId).map(toDelivery)
   }
 
   async close(): Promise<void> {

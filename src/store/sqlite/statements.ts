@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { prepareDeliveryStatements } from './deliveries.js'
 import type { CountRow, EventRow, PatchRow, RunnerRow, SummaryRow } from './rows.js'
 
 const SUMMARY_COLUMNS = `id, seq, target, lane_seq, status, client_id, format, description, idempotency_key, body_hash,
@@ -138,6 +139,7 @@ export function prepareStatements(db: Database.Database) {
        ) a ON a.target = l.target
        ORDER BY l.target`,
     ),
+    deliveries: prepareDeliveryStatements(db),
   }
 }
 

@@ -1,0 +1,86 @@
+import type { NotificationDelivery } from '../../schemas/notification.js'
+import type { DeliveryJob } from '../port.js'
+import { now } from './clock.js'
+
+/**
+ * The outbox CTE a transition statement adds: one delivery per event row of CTE `ev` (columns
+ * patch_id, at, status, reason, detail) and subscription that wants its status. `urls` and
+ * `statuses` name two parallel text[] parameters holding the (url, status) pairs, empty when
+ * nothing is subscribed: then the join is empty and the CTE inserts nothing. The id has the
+ * shape of newDeliveryId() (../outbox.ts).
+ */
+export const outboxCte = (s: string, ev: string, urls: string, statuses: string) => `
+  outbox AS (
+    INSERT INTO ${s}.deliveries (id, patch_id, url, event, reason, detail, at, next_attempt_at, created_at, updated_at)
+    SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.patch_id, sub.url, e.status, e.reason, e.detail, e.at, e.at, e.at, e.at
+    FROM ${ev} e JOIN unnest(${urls}::text[], ${statuses}::text[]) AS sub(url, status) ON sub.status = e.status
+  )`
+
+/**
+ * $1 owner, $2 urls (text[]), $3 limit, $4 lease ms, $5 now (or null). SKIP LOCKED lets several
+ * dispatchers claim at once without waiting on each other; a row another one claimed after this
+ * statement's snapshot is re-checked against its newest version, where it is no longer due. A
+ * delivery waits while an earlier one of its patch to its URL is pending, so a receiver sees one
+ * patch's transitions in order.
+ */
+export const claimDeliveriesSql = (s: string) => `
+  WITH t AS (SELECT ${now('$5')} AS now),
+  due AS (
+    SELECT d.seq FROM ${s}.deliveries d, t
+    WHERE d.state = 'pending' AND d.next_attempt_at <= t.now AND d.url = ANY ($2::text[])
+      AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries o
+                      WHERE o.patch_id = d.patch_id AND o.url = d.url AND o.state = 'pending' AND o.seq < d.seq)
+    ORDER BY d.next_attempt_at, d.seq
+    LIMIT $3
+    FOR UPDATE OF d SKIP LOCKED
+  ),
+  claimed AS (
+    UPDATE ${s}.deliveries d
+    SET attempts = d.attempts + 1, lease_owner = $1, next_attempt_at = t.now + $4::float8 * interval '1 millisecond', updated_at = t.now
+    FROM due, t
+    WHERE d.seq = due.seq
+    RETURNING d.seq, d.id, d.url, d.attempts, d.patch_id, d.event, d.reason, d.detail, d.at
+  )
+  SELECT c.id, c.url, c.attempts, c.patch_id, c.event, c.reason, c.detail, c.at, p.target, p.client_id, p.result, p.error
+  FROM claimed c JOIN ${s}.patches p ON p.id = c.patch_id
+  ORDER BY c.seq`
+
+/** $1 id, $2 owner, $3 attempt, $4 state, $5 http status, $6 error, $7 next attempt (or null), $8 now (or null). */
+export const settleDeliverySql = (s: string) => `
+  UPDATE ${s}.deliveries
+  SET state = $4, last_status = $5, last_error = $6, next_attempt_at = $7::timestamptz, lease_owner = NULL, updated_at = ${now('$8')}
+  WHERE id = $1 AND state = 'pending' AND lease_owner = $2 AND attempts = $3`
+
+export const deliveriesSql = (s: string) => `
+  SELECT id, url, event, state, attempts, last_status, last_error, next_attempt_at, created_at, updated_at
+  FROM ${s}.deliveries WHERE patch_id = $1 ORDER BY seq`
+
+type Times = 'next_attempt_at' | 'created_at' | 'updated_at'
+export type DeliveryRow = Omit<NotificationDelivery, Times> & { next_attempt_at: Date | null; created_at: Date; updated_at: Date }
+export type JobRow = Omit<DeliveryJob, 'attempt' | 'status' | 'at'> & { attempts: number; event: DeliveryJob['status']; at: Date }
+
+export function toDelivery(row: DeliveryRow): NotificationDelivery {
+  return {
+    ...row,
+    next_attempt_at: row.next_attempt_at?.toISOString() ?? null,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  }
+}
+
+export function toJob(row: JobRow): DeliveryJob {
+  return {
+    id: row.id,
+    url: row.url,
+    attempt: row.attempts,
+    patch_id: row.patch_id,
+    status: row.event,
+    reason: row.reason,
+    detail: row.detail,
+    at: row.at.toISOString(),
+    target: row.target,
+    client_id: row.client_id,
+    result: row.result,
+    error: row.error,
+  }
+}

@@ -1,0 +1,121 @@
+import type Database from 'better-sqlite3'
+import type { NotificationDelivery } from '../../schemas/notification.js'
+import type { PatchError, PatchResult, PatchStatus } from '../../schemas/record.js'
+import type { DeliveryJob } from '../port.js'
+
+// Column shapes of the outbox as better-sqlite3 returns them (times epoch ms, JSON as text).
+export interface DeliveryRow {
+  id: string
+  url: string
+  event: PatchStatus
+  state: NotificationDelivery['state']
+  attempts: number
+  last_status: number | null
+  last_error: string | null
+  next_attempt_at: number | null
+  created_at: number
+  updated_at: number
+}
+
+export interface JobRow {
+  id: string
+  url: string
+  attempts: number
+  patch_id: string
+  event: PatchStatus
+  reason: string
+  detail: string | null
+  at: number
+  target: string
+  client_id: string | null
+  result: string | null
+  error: string | null
+}
+
+export interface InsertDelivery {
+  id: string
+  patch_id: string
+  url: string
+  event: string
+  reason: string
+  detail: string | null
+  at: number
+}
+
+export interface SettleDelivery {
+  id: string
+  owner: string
+  attempt: number
+  state: string
+  status: number | null
+  error: string | null
+  next: number | null
+  now: number
+}
+
+/** The outbox statements, prepared once per connection next to the queue's. */
+export function prepareDeliveryStatements(db: Database.Database) {
+  return {
+    insert: db.prepare<[InsertDelivery]>(
+      `INSERT INTO deliveries (id, patch_id, url, event, reason, detail, at, next_attempt_at, created_at, updated_at)
+       VALUES (@id, @patch_id, @url, @event, @reason, @detail, @at, @at, @at, @at)`,
+    ),
+    // A delivery waits while an earlier one of its patch to its URL is pending, so a receiver
+    // sees one patch's transitions in order.
+    due: db.prepare<[{ now: number; urls: string; limit: number }], { seq: number }>(
+      `SELECT d.seq FROM deliveries d
+       WHERE d.state = 'pending' AND d.next_attempt_at <= @now
+         AND d.url IN (SELECT value FROM json_each(@urls))
+         AND NOT EXISTS (SELECT 1 FROM deliveries o
+                         WHERE o.patch_id = d.patch_id AND o.url = d.url AND o.state = 'pending' AND o.seq < d.seq)
+       ORDER BY d.next_attempt_at, d.seq LIMIT @limit`,
+    ),
+    claim: db.prepare<[{ seq: number; owner: string; until: number; now: number }]>(
+      `UPDATE deliveries SET attempts = attempts + 1, lease_owner = @owner, next_attempt_at = @until, updated_at = @now
+       WHERE seq = @seq AND state = 'pending' AND next_attempt_at <= @now`,
+    ),
+    job: db.prepare<[number], JobRow>(
+      `SELECT d.id, d.url, d.attempts, d.patch_id, d.event, d.reason, d.detail, d.at, p.target, p.client_id, p.result, p.error
+       FROM deliveries d JOIN patches p ON p.id = d.patch_id WHERE d.seq = ?`,
+    ),
+    settle: db.prepare<[SettleDelivery]>(
+      `UPDATE deliveries SET state = @state, last_status = @status, last_error = @error, next_attempt_at = @next,
+         lease_owner = NULL, updated_at = @now
+       WHERE id = @id AND state = 'pending' AND lease_owner = @owner AND attempts = @attempt`,
+    ),
+    ofPatch: db.prepare<[string], DeliveryRow>(
+      `SELECT id, url, event, state, attempts, last_status, last_error, next_attempt_at, created_at, updated_at
+       FROM deliveries WHERE patch_id = ? ORDER BY seq`,
+    ),
+  }
+}
+
+export type DeliveryStatements = ReturnType<typeof prepareDeliveryStatements>
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export function toDelivery(row: DeliveryRow): NotificationDelivery {
+  return {
+    ...row,
+    next_attempt_at: row.next_attempt_at === null ? null : iso(row.next_attempt_at),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  }
+}
+
+export function toJob(row: JobRow): DeliveryJob {
+  return {
+    id: row.id,
+    url: row.url,
+    attempt: row.attempts,
+    patch_id: row.patch_id,
+    status: row.event,
+    reason: row.reason,
+    detail: row.detail,
+    at: iso(row.at),
+    target: row.target,
+    client_id: row.client_id,
+    result: row.result === null ? null : (JSON.parse(row.result) as PatchResult),
+    error: row.error === null ? null : (JSON.parse(row.error) as PatchError),
+  }
+}
