@@ -1,6 +1,8 @@
 import type { WorkspaceConfig } from '../config.js'
+import { TRAILER } from './commit.js'
 import { PatchFailure } from './failure.js'
 import { git, GitError, gitMaybe } from './git.js'
+import type { RunnerLogger } from './logger.js'
 import { branchHead } from './workspace.js'
 
 const NETWORK_TIMEOUT_MS = 120_000
@@ -9,13 +11,38 @@ const isAncestor = async (root: string, a: string, b: string) =>
   (await gitMaybe(['merge-base', '--is-ancestor', a, b], { cwd: root })) !== null
 
 /**
- * Brings the (clean) workspace branch up to the remote's: fast-forwards when behind, pushes
- * commits a previous attempt made but could not push when ahead, refuses when they diverged.
+ * The local commits the remote lacks, when every one of them is a runner's commit for another
+ * patch (its last trailer is a Patch-Id); null when there are none or any other commit is among them.
  */
-export async function syncFromRemote(ws: WorkspaceConfig, root: string): Promise<void> {
+async function strandedRunnerCommits(root: string, remote: string, local: string, patchId: string | undefined): Promise<{ commit: string; patch: string }[] | null> {
+  const out = await git(['log', '--format=%H%x00%(trailers:only,unfold,separator=%x01)%x00', `${remote}..${local}`, '--'], { cwd: root })
+  const fields = out.split('\0')
+  const stranded: { commit: string; patch: string }[] = []
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const last = fields[i + 1]!.split('\x01').map((t) => t.trim()).filter(Boolean).at(-1)
+    const patch = last?.startsWith(`${TRAILER}: `) ? last.slice(TRAILER.length + 2).trim() : ''
+    if (patch === '' || patch === patchId) return null
+    stranded.push({ commit: fields[i]!.trim(), patch })
+  }
+  return stranded.length > 0 ? stranded : null
+}
+
+/**
+ * Brings the (clean) workspace branch up to the remote's: fast-forwards when behind, pushes
+ * commits made here but not pushed when ahead, refuses when they diverged.
+ *
+ * Runner commits for other patches that never reached the remote are dropped first: a runner
+ * killed between its commit and its push leaves one behind. The store hands out a target's
+ * patches one at a time, in order, so by the time `patchId` was claimed each of those patches
+ * had ended: applied again by another runner (pushing the stranded commit would apply it twice)
+ * or failed (pushing it would land a patch recorded as not applied).
+ */
+export async function syncFromRemote(ws: WorkspaceConfig, root: string, patchId?: string, log?: RunnerLogger): Promise<void> {
   if (ws.remote === undefined) return
   try {
-    await git(['fetch', '-q', '--tags', '--', ws.remote, `refs/heads/${ws.branch}`], { cwd: root, timeoutMs: NETWORK_TIMEOUT_MS })
+    // --force: the remote's tags win over local ones of the same name, which can only be tags
+    // of commits that never reached it (or that a person made and could never push).
+    await git(['fetch', '-q', '--tags', '--force', '--', ws.remote, `refs/heads/${ws.branch}`], { cwd: root, timeoutMs: NETWORK_TIMEOUT_MS })
   } catch (err) {
     // An empty remote has no branch yet: the first push creates it.
     if (err instanceof GitError && /couldn't find remote ref/i.test(err.stderr)) return
@@ -26,6 +53,17 @@ export async function syncFromRemote(ws: WorkspaceConfig, root: string): Promise
   if (local === remote) return
   if (local === null || (await isAncestor(root, local, remote))) {
     await git(['merge', '-q', '--ff-only', remote], { cwd: root })
+    return
+  }
+  const stranded = await strandedRunnerCommits(root, remote, local, patchId)
+  if (stranded !== null) {
+    for (const { commit } of stranded) {
+      const tags = (await git(['tag', '--points-at', commit], { cwd: root })).split('\n').filter(Boolean)
+      for (const tag of tags) await git(['tag', '-d', tag], { cwd: root })
+    }
+    // The caller found the tree clean, so the hard reset loses nothing but these commits.
+    await git(['reset', '-q', '--hard', remote], { cwd: root })
+    log?.warn({ dropped: stranded }, 'dropped runner commits that never reached the remote; their patches had already ended')
     return
   }
   if (await isAncestor(root, remote, local)) {

@@ -70,4 +70,53 @@ describe('workspace with a remote', () => {
     assert.deepEqual(commitsFor(remote, id), [record.result!.commit])
     assert.equal(git(remote, 'rev-parse', 'once^{commit}').trim(), record.result!.commit)
   })
+
+  it('a runner killed between its commit and its push leaves a commit the next patch drops, not pushes', async () => {
+    const { root, remote, other } = setup()
+    const store = await openTestStore()
+    const mine = runnerConfig({ default: workspace(root, { remote }) })
+    const theirs = runnerConfig({ default: workspace(other, { remote }) })
+    // P: committed here by a runner that died before pushing, then landed by the other runner.
+    const p = await enqueue(store, patch({ commit: { tag: 'p' }, operations: [{ op: 'write', path: 'p.txt', contents: 'p\n' }] }))
+    strandedCommit(root, p, 'p')
+    assert.equal((await runNext(store, theirs, 'other-runner')).record.status, 'applied')
+    // F: committed here, never pushed, and ended failed (its lease was lost too often).
+    const f = await enqueue(store, patch({ operations: [{ op: 'write', path: 'f.txt', contents: 'f\n' }] }))
+    const claimed = (await store.claim('dead-runner', { targets: null, leaseMs: 1000 }))!
+    await store.fail(f, claimed.token, 'failed', { code: 'LEASE_LOST', message: 'lease lost' }, null)
+    strandedCommit(root, f, null)
+
+    const q = await enqueue(store, patch({ operations: [{ op: 'write', path: 'q.txt', contents: 'q\n' }] }))
+    const { record } = await runNext(store, mine)
+    assert.equal(record.status, 'applied', JSON.stringify(record.error))
+    assert.equal(commitsFor(remote, p).length, 1, 'P was applied twice')
+    assert.deepEqual(commitsFor(remote, f), [], 'a failed patch landed')
+    assert.deepEqual(commitsFor(remote, q), [record.result!.commit])
+    assert.equal(head(root), git(remote, 'rev-parse', 'main').trim())
+    assert.equal(git(root, 'rev-parse', 'p^{commit}').trim(), commitsFor(remote, p)[0], 'the stranded tag was replaced by the landed one')
+    assert.equal(status(root), '')
+  })
+
+  it('commits of a person in the clone are still pushed, and a divergence with them is still refused', async () => {
+    const { root, remote, other } = setup()
+    const store = await openTestStore()
+    const config = runnerConfig({ default: workspace(root, { remote }) })
+    git(root, 'commit', '-q', '--allow-empty', '-m', 'a person commits here')
+    await enqueue(store, patch({ operations: [{ op: 'write', path: 'x.txt', contents: 'x\n' }] }))
+    assert.equal((await runNext(store, config)).record.status, 'applied')
+    assert.equal(git(remote, 'log', '-1', '--format=%s', 'main~1').trim(), 'a person commits here')
+
+    git(root, 'commit', '-q', '--allow-empty', '-m', 'a person again')
+    pushFromOther(other, 'y')
+    await enqueue(store, patch({ operations: [{ op: 'write', path: 'y.txt', contents: 'y\n' }] }))
+    const { record } = await runNext(store, config)
+    assert.equal(record.status, 'failed')
+    assert.equal(record.error?.code, 'REMOTE_DIVERGED')
+  })
 })
+
+/** A commit as the runner makes it (message, Patch-Id trailer, optional tag), never pushed. */
+function strandedCommit(root: string, id: string, tag: string | null) {
+  git(root, 'commit', '-q', '--allow-empty', '-m', `[PATCH ${id}] stranded\n\nPatch-Id: ${id}`)
+  if (tag !== null) git(root, 'tag', '-a', '-m', `Patch-Id: ${id}`, tag)
+}
