@@ -103,7 +103,14 @@ export default async function webhookRoutes(fastify: FastifyInstance) {
         })
       }
       const patch = normalized.patch
-      if (await depth.full()) {
+      let full: boolean
+      try {
+        full = await depth.full()
+      } catch (err) {
+        // The depth refresh reads the store: a store that cannot answer is a 503, like the write.
+        throw storeUnavailable(err, request.log)
+      }
+      if (full) {
         reply.header('retry-after', '5')
         throw new Errors.QUEUE_FULL(app.config.limits.queueDepth)
       }
