@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import sjson from 'secure-json-parse'
@@ -42,8 +43,12 @@ export default async function webhookRoutes(fastify: FastifyInstance) {
 
   // Keeps the exact bytes for signature verification, then parses with prototype-poisoning
   // protection and refuses nesting that would make later walks expensive.
+  // A patch is JSON only: a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: LIMITS.bodyBytes }, (request, body, done) => {
     request.rawBody = body as Buffer
+    // Decoding would turn invalid bytes into U+FFFD silently, storing text the client never sent.
+    if (!isUtf8(body as Buffer)) return done(new Errors.MALFORMED_JSON('the body is not valid UTF-8'), undefined)
     let value: unknown
     try {
       value = sjson.parse(body as Buffer, undefined, { protoAction: 'error', constructorAction: 'error' })
