@@ -35,10 +35,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     bodyLimit: LIMITS.bodyBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Slow clients cannot hold a socket forever (slowloris): whole request 30 s, idle socket 60 s.
+    // Slow clients cannot hold a socket forever (slowloris): headers 10 s, whole request 30 s,
+    // idle socket 60 s, checked every second (Node's default check runs every 30 s); headers
+    // beyond 16 KiB are refused with 431.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
+    http: { headersTimeout: 10_000, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1_000 },
     routerOptions: { maxParamLength: 200 },
     ajv: { customOptions: { allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>()
