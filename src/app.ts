@@ -16,6 +16,7 @@ import healthRoutes from './routes/health.js'
 import webhookRoutes from './routes/webhook.js'
 import patchRoutes from './routes/patches.js'
 import runnerPlugin from '../plugins/runner.js'
+import notifyPlugin from '../plugins/notify.js'
 import metrics from '../plugins/metrics.js'
 import eventRoutes from './routes/events.js'
 import mcpRoutes from './routes/mcp.js'
@@ -62,6 +63,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   await app.register(patchRoutes)
   await app.register(eventRoutes)
   await app.register(mcpRoutes)
+  await app.register(notifyPlugin)
   if (opts.runner) await app.register(runnerPlugin)
   return app
 }

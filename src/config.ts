@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { PatchStatus } from './schemas/record.js'
 
 const Argv = Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
 
@@ -24,6 +25,19 @@ export const WorkspaceConfig = Type.Object(
 )
 export type WorkspaceConfig = Static<typeof WorkspaceConfig>
 
+const WebhookSecret = Type.String({ pattern: '^whsec_[A-Za-z0-9+/=]{8,}$' })
+
+/** A destination for outbound notifications: only configuration names one, never a payload. */
+export const NotificationTarget = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
+    secret: WebhookSecret,
+    events: Type.Optional(Type.Array(PatchStatus, { minItems: 1, uniqueItems: true, description: 'Statuses to notify; all when left out' })),
+  },
+  { additionalProperties: false },
+)
+export type NotificationTarget = Static<typeof NotificationTarget>
+
 export const Config = Type.Object(
   {
     host: Type.String({ minLength: 1, default: '127.0.0.1' }),
@@ -33,7 +47,7 @@ export const Config = Type.Object(
     databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     // Several deployments (or test runs) can share one database, each in its own schema.
     databaseSchema: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,54}$', default: 'ghost_runner', description: 'PostgreSQL schema holding the tables' }),
-    webhookSecrets: Type.Array(Type.String({ pattern: '^whsec_[A-Za-z0-9+/=]{8,}$' }), { default: [] }),
+    webhookSecrets: Type.Array(WebhookSecret, { default: [] }),
     apiTokens: Type.Array(Type.String({ minLength: 16 }), { default: [] }),
     workspaces: Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }), WorkspaceConfig, { default: {} }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
@@ -67,6 +81,18 @@ export const Config = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    notifications: Type.Array(NotificationTarget, { default: [] }),
+    notify: Type.Object(
+      {
+        timeoutMs: Type.Integer({ minimum: 50, default: 10_000, description: 'Deadline of one delivery attempt' }),
+        maxAttempts: Type.Integer({ minimum: 1, default: 10 }),
+        backoffMs: Type.Integer({ minimum: 1, default: 2000, description: 'Delay before the first retry; doubles with each attempt' }),
+        maxBackoffMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
+        pollMs: Type.Integer({ minimum: 10, default: 1000 }),
+        concurrency: Type.Integer({ minimum: 1, default: 4 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     limits: Type.Object(
       {
         queueDepth: Type.Integer({ minimum: 1, default: 10_000 }),
@@ -96,11 +122,13 @@ const VARIABLES = {
   GHOST_PUBLIC_URL: { key: 'publicUrl', flag: 'public-url' },
   GHOST_DRAIN_DELAY_MS: { key: 'drainDelayMs', flag: 'drain-delay-ms' },
   LOG_LEVEL: { key: 'logLevel', flag: 'log-level' },
+  // The secret comes from GHOST_NOTIFY_SECRET (below): one secret signs every URL given here.
+  GHOST_NOTIFY_URLS: { key: 'notifications', flag: 'notify-urls' },
 } as const satisfies Record<string, { key: keyof Config; flag: string }>
 type Variable = keyof typeof VARIABLES
 
 export const CONFIG_FLAGS = Object.fromEntries(
-  [...Object.values(VARIABLES).map((v) => v.flag), 'config'].map((f) => [f, { type: 'string' as const }]),
+  [...Object.values(VARIABLES).map((v) => v.flag), 'config', 'notify-secret'].map((f) => [f, { type: 'string' as const }]),
 )
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean)
@@ -119,6 +147,8 @@ function fromText(variable: Variable, text: string): unknown {
       }
       return out
     }
+    case 'GHOST_NOTIFY_URLS':
+      return list(text).map((url) => ({ url }))
     default:
       return text
   }
@@ -184,6 +214,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, args: string[] 
     fromFile.delete(key)
   }
   if (raw.databaseUrl && raw.store === undefined) raw.store = 'postgres'
+  if (Array.isArray(raw.notifications) && !fromFile.has('notifications')) {
+    const secret = (flags['notify-secret'] as string | undefined) ?? env.GHOST_NOTIFY_SECRET
+    // Checked here so that the message names the variable; it never echoes the value.
+    if (!secret) throw new ConfigError('GHOST_NOTIFY_SECRET: required with GHOST_NOTIFY_URLS (a whsec_… secret that signs the notifications)')
+    if (!new RegExp(WebhookSecret.pattern!).test(secret)) throw new ConfigError('GHOST_NOTIFY_SECRET: expected a whsec_… secret')
+    for (const target of raw.notifications as Record<string, unknown>[]) target.secret = secret
+  }
 
   const converted = withDefaults(raw)
   const error = Value.Errors(Config, converted).First()
@@ -192,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, args: string[] 
     throw new ConfigError(`${where}: ${describe(error.schema as { anyOf?: { const?: unknown }[] }, error.message)}${error.path.split('/').length > 2 ? ` (at ${error.path})` : ''}`)
   }
   const config = converted as Config
+  checkNotifications(config, (path) => nameFor(path, fromFile))
   if (config.store === 'postgres' && !config.databaseUrl) throw new ConfigError('DATABASE_URL: required when GHOST_STORE=postgres')
   config.dataDir = resolve(cwd, config.dataDir)
   // Out of the box there is one workspace, `default`, a git repository the runner creates.
@@ -207,7 +245,23 @@ export function defineConfig(overrides: Partial<Config> & { dataDir: string }): 
   const config = withDefaults(structuredClone(overrides)) as Config
   const error = Value.Errors(Config, config).First()
   if (error) throw new ConfigError(`config${error.path.replace(/\//g, '.')}: ${error.message}`)
+  checkNotifications(config, (path) => `config${path.replace(/\//g, '.')}`)
   return config
+}
+
+/** What the schema cannot say: each URL parses, and names one destination only once. */
+function checkNotifications(config: Config, name: (path: string) => string): void {
+  const seen = new Set<string>()
+  config.notifications.forEach((target, i) => {
+    let url: URL
+    try {
+      url = new URL(target.url)
+    } catch {
+      throw new ConfigError(`${name(`/notifications/${i}/url`)}: not a valid URL`)
+    }
+    if (seen.has(url.href)) throw new ConfigError(`${name(`/notifications/${i}/url`)}: the same URL is configured twice`)
+    seen.add(url.href)
+  })
 }
 
 export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host)

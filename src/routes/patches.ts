@@ -4,7 +4,9 @@ import { Type } from '@sinclair/typebox'
 import { Errors } from '../errors.js'
 import { PatchId, problems } from '../schemas/api.js'
 import { PatchRecord, PatchStatus, PatchSummary } from '../schemas/record.js'
+import { PatchDetail } from '../schemas/notification.js'
 import { storeUnavailable } from '../ingest/store-errors.js'
+import { redactUrl } from '../notify/targets.js'
 
 const PatchList = Type.Object(
   { items: Type.Array(PatchSummary), next_cursor: Type.Union([Type.String(), Type.Null()]) },
@@ -32,17 +34,19 @@ export default async function patchRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'getPatch',
         summary: 'Get a patch',
-        description: 'The record with its status, attempts, timestamps, event history, and result or error.',
+        description:
+          'The record with its status, attempts, timestamps, event history, and result or error, and the delivery state of its outbound notifications.',
         tags: ['patches'],
         security: [{ bearerAuth: [] }],
         params: Type.Object({ id: PatchId }),
-        response: { 200: PatchRecord, ...problems(400, 401, 404, 503) },
+        response: { 200: PatchDetail, ...problems(400, 401, 404, 503) },
       },
     },
     async (request) => {
-      const record = await guard(() => app.store.get(request.params.id), request.log)
-      if (!record) throw new Errors.NOT_FOUND(`No patch ${request.params.id}`)
-      return record
+      const { id } = request.params
+      const [record, deliveries] = await guard(() => Promise.all([app.store.get(id), app.store.deliveries(id)]), request.log)
+      if (!record) throw new Errors.NOT_FOUND(`No patch ${id}`)
+      return { ...record, notifications: deliveries.map((d) => ({ ...d, url: redactUrl(d.url) })) }
     },
   )
 

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { pino, type LoggerOptions } from 'pino'
 import type { Config } from '../config.js'
+import { Dispatcher } from '../notify/dispatcher.js'
 import { openStore } from '../store/open.js'
 import { Runner } from './runner.js'
 
@@ -13,6 +14,8 @@ export async function runWorker(config: Config, loggerOptions: LoggerOptions): P
   const log = pino(loggerOptions)
   const store = await openStore(config, log)
   const runner = new Runner({ store, config, log })
+  // Runners send notifications too, so a deployment of runners alone still delivers them.
+  const notifier = new Dispatcher({ store, config, log: log.child({ component: 'notify' }) })
   try {
     await runner.start()
   } catch (err) {
@@ -20,12 +23,14 @@ export async function runWorker(config: Config, loggerOptions: LoggerOptions): P
     await store.close()
     throw err
   }
+  notifier.start()
   // Every runner timer is unref'ed (it must not hold a server open); here it is the whole process.
   const keepAlive = setInterval(() => {}, 1 << 30)
   closeWithGrace({ delay: config.shutdownTimeoutMs, logger: log }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, stopping the runner')
     else log.info({ signal }, 'stopping the runner: in-flight patches finish first')
     await runner.stop()
+    await notifier.stop()
     await store.close()
     clearInterval(keepAlive)
   })

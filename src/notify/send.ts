@@ -1,0 +1,58 @@
+import pkg from '../../package.json' with { type: 'json' }
+import { sign } from '../auth/webhook-signature.js'
+import { retryAfterMs } from './backoff.js'
+
+export interface SendRequest {
+  url: string
+  secret: string
+  /** webhook-id: the delivery's id, the same on every attempt. */
+  id: string
+  body: string
+  timeoutMs: number
+  /** Aborted when the process shuts down. */
+  signal: AbortSignal
+}
+
+export type SendResult =
+  | { ok: true; status: number }
+  | { ok: false; status: number | null; error: string; retryAfterMs: number | null; interrupted: boolean }
+
+const USER_AGENT = `ghost-runner/${pkg.version}`
+
+/**
+ * One attempt: a POST signed with Standard Webhooks headers (a fresh timestamp and signature
+ * each time, the same id and body). Only a 2xx answer counts; redirects are not followed, so
+ * the configured URL is the only place a notification goes. Never throws.
+ */
+export async function sendNotification(req: SendRequest): Promise<SendResult> {
+  const timestamp = Math.floor(Date.now() / 1000)
+  try {
+    const res = await fetch(req.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        'webhook-id': req.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': sign(req.secret, req.id, timestamp, req.body),
+      },
+      body: req.body,
+      redirect: 'manual',
+      signal: AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)]),
+    })
+    // The answer's body is of no use; dropping it frees the connection.
+    await res.body?.cancel().catch(() => undefined)
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status }
+    const redirect = res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''
+    return { ok: false, status: res.status, error: `HTTP ${res.status}${redirect}`, retryAfterMs: retryAfterMs(res.headers.get('retry-after')), interrupted: false }
+  } catch (err) {
+    if (req.signal.aborted) return { ok: false, status: null, error: 'interrupted by shutdown', retryAfterMs: null, interrupted: true }
+    return { ok: false, status: null, error: describe(err, req.timeoutMs), retryAfterMs: null, interrupted: false }
+  }
+}
+
+function describe(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { message?: string; code?: string } }
+  if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`
+  return e.cause?.message ?? e.cause?.code ?? e.message ?? String(err)
+}
