@@ -24,14 +24,14 @@ export function normalize(format: PatchFormat, payload: PatchPayload, config: Co
       : format === 'legacy_v1'
         ? fromV1(payload as LegacyV1Patch)
         : fromV2(payload as LegacyV2Patch, config, errors)
-  const ws = config.workspaces[patch.target]
+  const ws = workspaceNamed(config, patch.target)
   if (!ws) {
     errors.unshift({ pointer: format === 'legacy_v1' ? '' : '/target', code: 'UNKNOWN_TARGET', detail: `No workspace named "${patch.target}"` })
     return { errors }
   }
   patch.operations = patch.operations.map((op, i) => confine(op, ws, format, i, errors))
   for (const [i, name] of patch.checks.entries()) {
-    if (format !== 'legacy_v2' && !(name in ws.checks)) {
+    if (format !== 'legacy_v2' && !Object.hasOwn(ws.checks, name)) {
       errors.push({ pointer: `/checks/${i}`, code: 'CHECK_NOT_ALLOWED', detail: `Workspace "${patch.target}" allows no check named "${name}"` })
     }
   }
@@ -68,8 +68,11 @@ function fromV1(p: LegacyV1Patch): NormalizedPatch {
   }
 }
 
+// Own keys only: a target named "constructor" or "toString" must not find Object.prototype's.
+const workspaceNamed = (config: Config, name: string) => (Object.hasOwn(config.workspaces, name) ? config.workspaces[name] : undefined)
+
 function fromV2(p: LegacyV2Patch, config: Config, errors: ProblemFieldError[]): NormalizedPatch {
-  const ws = config.workspaces[p.target]
+  const ws = workspaceNamed(config, p.target)
   const checks: string[] = []
   const commands = [
     ...p.postMutationBuild.shell.map((c, i) => [c, `/postMutationBuild/shell/${i}`] as const),

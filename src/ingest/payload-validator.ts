@@ -48,7 +48,8 @@ export function validatePayload(body: unknown): { format: PatchFormat; value: Pa
   // Native: report top-level errors except the union noise, then each operation by its kind.
   const errors = errorsOf(check, body).filter((e) => !/^\/operations\/\d+/.test(e.instancePath))
   body.operations.forEach((op, i) => {
-    const kind = isObject(op) && typeof op.op === 'string' ? OPS[op.op] : undefined
+    // Own keys only: `op: "__proto__"` must not find Object.prototype.
+    const kind = isObject(op) && typeof op.op === 'string' && Object.hasOwn(OPS, op.op) ? OPS[op.op] : undefined
     if (!kind) {
       errors.push({ instancePath: `/operations/${i}/op`, message: `Expected one of ${Object.keys(OPS).join(', ')}` })
     } else if (!kind.Check(op)) {

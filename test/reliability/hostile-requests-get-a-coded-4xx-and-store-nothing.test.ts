@@ -43,6 +43,17 @@ describe('hostile bodies', () => {
     assert.equal(await stored(app), 0)
   })
 
+  it('treats names of Object.prototype members as unknown: target, check and op kind get a coded 4xx, not a 500', async () => {
+    const app = await testApp()
+    for (const target of ['constructor', 'toString', 'hasOwnProperty']) {
+      await refuse(app, JSON.stringify({ ...native([{ op: 'delete', path: 'a' }]), target }), 422, 'UNKNOWN_TARGET')
+      await refuse(app, JSON.stringify({ blockId: 'b', description: 'd', target, version: 1, mutations: [{ path: 'x', contents: 'x' }], postMutationBuild: { shell: [] }, validate: { shell: [] } }), 422, 'UNKNOWN_TARGET')
+    }
+    await refuse(app, JSON.stringify({ ...native([{ op: 'delete', path: 'a' }]), checks: ['constructor'] }), 422, 'CHECK_NOT_ALLOWED')
+    for (const op of ['__proto__', 'constructor', 'toString']) await refuse(app, JSON.stringify(native([{ op, path: 'a' }])), 400, 'VALIDATION_FAILED')
+    assert.equal(await stored(app), 0)
+  })
+
   it('refuses an empty body, a JSON scalar, and a charset it cannot read', async () => {
     const app = await testApp()
     await refuse(app, '', 400, 'MALFORMED_JSON')
