@@ -1,6 +1,7 @@
 import pkg from '../../package.json' with { type: 'json' }
 import { sign } from '../auth/webhook-signature.js'
 import { retryAfterMs } from './backoff.js'
+import { redactUrl } from './targets.js'
 
 export interface SendRequest {
   url: string
@@ -27,7 +28,8 @@ const USER_AGENT = `ghost-runner/${pkg.version}`
 export async function sendNotification(req: SendRequest): Promise<SendResult> {
   const timestamp = Math.floor(Date.now() / 1000)
   try {
-    const res = await fetch(req.url, {
+    const { url, authorization } = withoutCredentials(req.url)
+    const res = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -35,6 +37,7 @@ export async function sendNotification(req: SendRequest): Promise<SendResult> {
         'webhook-id': req.id,
         'webhook-timestamp': String(timestamp),
         'webhook-signature': sign(req.secret, req.id, timestamp, req.body),
+        ...(authorization ? { authorization } : {}),
       },
       body: req.body,
       redirect: 'manual',
@@ -47,8 +50,20 @@ export async function sendNotification(req: SendRequest): Promise<SendResult> {
     return { ok: false, status: res.status, error: `HTTP ${res.status}${redirect}`, retryAfterMs: retryAfterMs(res.headers.get('retry-after')), interrupted: false }
   } catch (err) {
     if (req.signal.aborted) return { ok: false, status: null, error: 'interrupted by shutdown', retryAfterMs: null, interrupted: true }
-    return { ok: false, status: null, error: describe(err, req.timeoutMs), retryAfterMs: null, interrupted: false }
+    // The error is recorded and shown on the patch: no credentials or query string in it.
+    const error = describe(err, req.timeoutMs).replaceAll(req.url, redactUrl(req.url))
+    return { ok: false, status: null, error, retryAfterMs: null, interrupted: false }
   }
+}
+
+/** fetch refuses credentials in a URL; they become the Basic authorization they stand for. */
+function withoutCredentials(raw: string): { url: string; authorization: string | null } {
+  const u = new URL(raw)
+  if (u.username === '' && u.password === '') return { url: raw, authorization: null }
+  const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`
+  u.username = ''
+  u.password = ''
+  return { url: u.href, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` }
 }
 
 function describe(err: unknown, timeoutMs: number): string {

@@ -154,6 +154,24 @@ describe('outbound notifications', () => {
     await until(async () => (await detail(app, record.id)).notifications.every((n) => n.state === 'delivered'), 'delivered')
   })
 
+  it('sends URL credentials as Basic authorization, never follows a redirect, and shows neither', async () => {
+    const elsewhere = await receiver()
+    const hook = await receiver(() => ({ status: 302, headers: { location: elsewhere.url } }))
+    const withCredentials = hook.url.replace('http://', 'http://ci-user:p%40ss@')
+    const app = await testApp(notifyConfig(withCredentials, { maxAttempts: 2, backoffMs: 20 }, ['queued']))
+    const id = await submit(app, 'f')
+    await until(async () => (await detail(app, id)).notifications[0]?.state === 'failed', 'failed')
+    assert.equal(hook.received.length, 2)
+    assert.ok(hook.received.every((r) => r.headers.authorization === `Basic ${Buffer.from('ci-user:p@ss').toString('base64')}`))
+    assert.equal(elsewhere.received.length, 0, 'the redirect was not followed')
+    const record = await detail(app, id)
+    assert.deepEqual(
+      record.notifications.map((n) => [n.url, n.state, n.attempts, n.last_status, n.last_error]),
+      [[hook.url, 'failed', 2, 302, 'HTTP 302 (redirects are not followed)']],
+    )
+    assert.ok(!JSON.stringify(record).includes('p%40ss') && !JSON.stringify(record).includes('ci-user'))
+  })
+
   it('never holds up the runner: a patch applies while its first notification hangs; shutdown interrupts it', async () => {
     const hook = await receiver(() => 'hang')
     const config = testConfig(notifyConfig(hook.url, { timeoutMs: 30_000 }))

@@ -11,7 +11,7 @@ export interface Received {
 }
 
 /** Answers the n-th request (from 0) with a status, after a delay, or never ('hang'). */
-export type Responder = (n: number, req: Received) => number | 'hang' | { status: number; delayMs: number }
+export type Responder = (n: number, req: Received) => number | 'hang' | { status: number; delayMs?: number; headers?: Record<string, string> }
 
 export interface Receiver {
   url: string
@@ -31,10 +31,10 @@ export async function receiver(respond: Responder = () => 200, path = '/hook'): 
       const r: Received = { headers: req.headers, body: Buffer.concat(chunks), at: performance.now() }
       const answer = respond(received.length, r)
       received.push(r)
-      const reply = (status: number) => res.writeHead(status, { 'content-type': 'text/plain' }).end('ok')
+      const reply = (status: number, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end('ok')
       if (answer === 'hang') hanging.add(res)
       else if (typeof answer === 'number') reply(answer)
-      else setTimeout(() => reply(answer.status), answer.delayMs)
+      else setTimeout(() => reply(answer.status, answer.headers), answer.delayMs ?? 0)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { loadConfig } from '../../src/config.js'
+import type { NotificationPayload } from '../../src/schemas/notification.js'
+import { openStore } from '../../src/store/open.js'
+import { gitRepo, tempDir } from '../helper.js'
+import { receiver, until } from './receiver.js'
+
+const SECRET = 'whsec_bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMzQ1Njc4OQ=='
+
+it('`ghost-runner work` sends notifications too, and never logs the secret or the URL query', async () => {
+  const hook = await receiver()
+  const dataDir = tempDir()
+  const env = {
+    GHOST_DATA_DIR: dataDir,
+    GHOST_WORKSPACES: `default=${gitRepo()}`,
+    GHOST_NOTIFY_URLS: `${hook.url}?token=query-secret`,
+    GHOST_NOTIFY_SECRET: SECRET,
+  }
+  // A gateway's part, through the store: the patch is queued (and its notification recorded).
+  const store = await openStore(loadConfig(env, [], dataDir))
+  const patch = { target: 'default', client_id: null, format: 'native' as const, description: 'w', operations: [{ op: 'write' as const, path: 'w.txt', contents: 'w\n' }], checks: [], commit: {}, metadata: {} }
+  const { record } = await store.enqueue({ id: 'p_worker', idempotencyKey: null, bodyHash: 'h', patch })
+  await store.close()
+
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_')))
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli.ts'), 'work'], {
+    env: { ...base, ...env, LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  try {
+    const got = await hook.waitFor(3, 30_000)
+    const bodies = got.map((r) => JSON.parse(r.body.toString('utf8')) as NotificationPayload)
+    assert.deepEqual(bodies.map((b) => [b.type, b.data.id]), [
+      ['patch.queued', record.id],
+      ['patch.running', record.id],
+      ['patch.applied', record.id],
+    ])
+    await until(() => out.includes('notification delivered'), 'the delivery logged')
+  } finally {
+    child.kill('SIGTERM')
+  }
+  assert.equal(await exited, 0, out)
+  assert.ok(out.includes('notification dispatcher started'), out)
+  assert.ok(!out.includes(SECRET.slice(6)), 'the secret is never logged')
+  assert.ok(!out.includes('query-secret'), 'nor the query string of a URL')
+})
