@@ -156,7 +156,7 @@ export class Dispatcher {
       if (!settled) this.#log.warn(where, 'notification lease lost before its outcome was recorded; it will be sent again')
       else if (outcome.state === 'delivered') this.#log.debug({ ...where, status: outcome.status }, 'notification delivered')
       else if (outcome.state === 'failed') this.#log.warn({ ...where, status: outcome.status, error: outcome.error }, 'notification failed after its last attempt')
-      else this.#log.info({ ...where, status: outcome.status, error: outcome.error, next_attempt_at: new Date(outcome.nextAttemptAt).toISOString() }, 'notification attempt failed; retrying')
+      else this.#log.info({ ...where, status: outcome.status, error: outcome.error, retry_in_ms: outcome.retryInMs }, 'notification attempt failed; retrying')
     } catch (err) {
       this.#log.warn({ ...where, err }, 'could not record a notification outcome; it will be sent again when its lease ends')
     }
@@ -164,11 +164,10 @@ export class Dispatcher {
 
   #outcome(job: DeliveryJob, sent: SendResult): DeliveryOutcome {
     if (sent.ok) return { state: 'delivered', status: sent.status }
-    const now = Date.now()
-    if (sent.interrupted) return { state: 'pending', status: null, error: sent.error, nextAttemptAt: now }
+    if (sent.interrupted) return { state: 'pending', status: null, error: sent.error, retryInMs: 0 }
     if (job.attempt >= this.#settings.maxAttempts) return { state: 'failed', status: sent.status, error: sent.error }
     // A receiver asking for more time (429, 503 with Retry-After) gets it, within the cap.
     const delay = Math.min(this.#settings.maxBackoffMs, Math.max(retryDelay(job.attempt, this.#settings, this.#random), sent.retryAfterMs ?? 0))
-    return { state: 'pending', status: sent.status, error: sent.error, nextAttemptAt: now + delay }
+    return { state: 'pending', status: sent.status, error: sent.error, retryInMs: delay }
   }
 }

@@ -37,14 +37,14 @@ export class Subscriptions {
  */
 export const newDeliveryId = (): string => `msg_${randomUUID().replaceAll('-', '')}`
 
-/** The columns an outcome writes: next_attempt_at stays set only while the delivery is pending. */
-export function outcomeColumns(outcome: DeliveryOutcome): { state: string; status: number | null; error: string | null; next: number | null } {
+/** The columns an outcome writes: a next attempt only while the delivery is pending. */
+export function outcomeColumns(outcome: DeliveryOutcome): { state: string; status: number | null; error: string | null; retryInMs: number | null } {
   switch (outcome.state) {
     case 'delivered':
-      return { state: 'delivered', status: outcome.status, error: null, next: null }
+      return { state: 'delivered', status: outcome.status, error: null, retryInMs: null }
     case 'failed':
-      return { state: 'failed', status: outcome.status, error: outcome.error, next: null }
+      return { state: 'failed', status: outcome.status, error: outcome.error, retryInMs: null }
     case 'pending':
-      return { state: 'pending', status: outcome.status, error: outcome.error, next: outcome.nextAttemptAt }
+      return { state: 'pending', status: outcome.status, error: outcome.error, retryInMs: Math.max(0, outcome.retryInMs) }
   }
 }

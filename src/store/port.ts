@@ -118,7 +118,8 @@ export interface ClaimDeliveriesOptions {
 
 export type DeliveryOutcome =
   | { state: 'delivered'; status: number }
-  | { state: 'pending'; status: number | null; error: string; nextAttemptAt: number }
+  /** Due again retryInMs from now by the store's clock (the database's, shared by every machine). */
+  | { state: 'pending'; status: number | null; error: string; retryInMs: number }
   | { state: 'failed'; status: number | null; error: string }
 
 export interface Store {
@@ -183,7 +184,7 @@ export interface Store {
   claimDeliveries(opts: ClaimDeliveriesOptions): Promise<DeliveryJob[]>
   /**
    * Records how an attempt ended: delivered, failed for good, or pending again until
-   * nextAttemptAt. Refused (false) unless the delivery is pending and this owner holds this attempt.
+   * retryInMs. Refused (false) unless the delivery is pending and this owner holds this attempt.
    */
   settleDelivery(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): Promise<boolean>
   /** The deliveries of a patch in the order they were recorded; empty for an unknown id. */

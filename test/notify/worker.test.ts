@@ -25,7 +25,8 @@ it('`ghost-runner work` sends notifications too, and never logs the secret or th
   const { record } = await store.enqueue({ id: 'p_worker', idempotencyKey: null, bodyHash: 'h', patch })
   await store.close()
 
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_')))
+  // The same (SQLite) store as above, whatever the shell exports.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'DATABASE_URL'))
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli.ts'), 'work'], {
     env: { ...base, ...env, LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],

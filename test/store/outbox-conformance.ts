@@ -150,7 +150,7 @@ export function outboxConformance(fresh: () => Promise<Store>): void {
       const id = await enqueued(store)
       const t = Date.now() + 1000
       const job = one(await claim(store, 'd', [A], t))
-      const retry = { state: 'pending' as const, status: 500, error: 'HTTP 500', nextAttemptAt: t + 5000 }
+      const retry = { state: 'pending' as const, status: 500, error: 'HTTP 500', retryInMs: 4990 }
       assert.equal(await store.settleDelivery(job.id, 'd', 1, retry, t + 10), true)
       const [pending] = await store.deliveries(id)
       assert.deepEqual(
@@ -181,7 +181,7 @@ export function outboxConformance(fresh: () => Promise<Store>): void {
       const otherId = await enqueued(store, 'b')
       const other = one(await claim(store, 'd', [A], t))
       assert.equal(other.patch_id, otherId, 'only the head of each (patch, url) is due')
-      await store.settleDelivery(queued.id, 'd', 1, { state: 'pending', status: 503, error: 'HTTP 503', nextAttemptAt: t + 100 })
+      await store.settleDelivery(queued.id, 'd', 1, { state: 'pending', status: 503, error: 'HTTP 503', retryInMs: 100 }, t)
       assert.deepEqual(await claim(store, 'd', [A], t + 50), [], 'the running and applied deliveries wait behind the queued one')
       assert.equal(one(await claim(store, 'd', [A], t + 100)).id, queued.id)
       await store.settleDelivery(queued.id, 'd', 2, { state: 'failed', status: 503, error: 'HTTP 503' })

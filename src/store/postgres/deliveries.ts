@@ -45,10 +45,17 @@ export const claimDeliveriesSql = (s: string) => `
   FROM claimed c JOIN ${s}.patches p ON p.id = c.patch_id
   ORDER BY c.seq`
 
-/** $1 id, $2 owner, $3 attempt, $4 state, $5 http status, $6 error, $7 next attempt (or null), $8 now (or null). */
+/**
+ * $1 id, $2 owner, $3 attempt, $4 state, $5 http status, $6 error, $7 ms until the next attempt
+ * (null: none), $8 now (or null). The database's clock, as for claims, so dispatchers on
+ * machines whose clocks differ still wait the backoff they computed.
+ */
 export const settleDeliverySql = (s: string) => `
+  WITH t AS (SELECT ${now('$8')} AS now)
   UPDATE ${s}.deliveries
-  SET state = $4, last_status = $5, last_error = $6, next_attempt_at = $7::timestamptz, lease_owner = NULL, updated_at = ${now('$8')}
+  SET state = $4, last_status = $5, last_error = $6, next_attempt_at = t.now + $7::float8 * interval '1 millisecond',
+    lease_owner = NULL, updated_at = t.now
+  FROM t
   WHERE id = $1 AND state = 'pending' AND lease_owner = $2 AND attempts = $3`
 
 export const deliveriesSql = (s: string) => `

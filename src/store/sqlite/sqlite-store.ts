@@ -343,8 +343,10 @@ export class SqliteStoreImpl implements SqliteStore {
   }
 
   async settleDelivery(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): Promise<boolean> {
-    const columns = outcomeColumns(outcome)
-    return this.st.deliveries.settle.run({ id, owner, attempt, ...columns, now: now ?? Date.now() }).changes === 1
+    const { retryInMs, ...columns } = outcomeColumns(outcome)
+    const at = now ?? Date.now()
+    const next = retryInMs === null ? null : at + retryInMs
+    return this.st.deliveries.settle.run({ id, owner, attempt, ...columns, next, now: at }).changes === 1
   }
 
   async deliveries(patchId: string): Promise<NotificationDelivery[]> {
