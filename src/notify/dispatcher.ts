@@ -75,7 +75,7 @@ export class Dispatcher {
 
   /**
    * Stops claiming and interrupts the requests in flight; each is recorded as pending again, due
-   * at once, so another dispatcher (or this one after a restart) sends it.
+   * at once and its attempt not counted, so another dispatcher (or this one after a restart) sends it.
    */
   async stop(): Promise<void> {
     this.#running = false
@@ -164,7 +164,8 @@ export class Dispatcher {
 
   #outcome(job: DeliveryJob, sent: SendResult): DeliveryOutcome {
     if (sent.ok) return { state: 'delivered', status: sent.status }
-    if (sent.interrupted) return { state: 'pending', status: null, error: sent.error, retryInMs: 0 }
+    // Given up by this side, not refused by the receiver: it does not count as an attempt.
+    if (sent.interrupted) return { state: 'pending', status: null, error: sent.error, retryInMs: 0, interrupted: true }
     if (job.attempt >= this.#settings.maxAttempts) return { state: 'failed', status: sent.status, error: sent.error }
     // A receiver asking for more time (429, 503 with Retry-After) gets it, within the cap.
     const delay = Math.min(this.#settings.maxBackoffMs, Math.max(retryDelay(job.attempt, this.#settings, this.#random), sent.retryAfterMs ?? 0))

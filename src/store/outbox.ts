@@ -38,13 +38,20 @@ export class Subscriptions {
 export const newDeliveryId = (): string => `msg_${randomUUID().replaceAll('-', '')}`
 
 /** The columns an outcome writes: a next attempt only while the delivery is pending. */
-export function outcomeColumns(outcome: DeliveryOutcome): { state: string; status: number | null; error: string | null; retryInMs: number | null } {
+export function outcomeColumns(outcome: DeliveryOutcome): {
+  state: string
+  status: number | null
+  error: string | null
+  retryInMs: number | null
+  /** Subtracted from attempts: 1 for an attempt that does not count. */
+  uncount: number
+} {
   switch (outcome.state) {
     case 'delivered':
-      return { state: 'delivered', status: outcome.status, error: null, retryInMs: null }
+      return { state: 'delivered', status: outcome.status, error: null, retryInMs: null, uncount: 0 }
     case 'failed':
-      return { state: 'failed', status: outcome.status, error: outcome.error, retryInMs: null }
+      return { state: 'failed', status: outcome.status, error: outcome.error, retryInMs: null, uncount: 0 }
     case 'pending':
-      return { state: 'pending', status: outcome.status, error: outcome.error, retryInMs: Math.max(0, outcome.retryInMs) }
+      return { state: 'pending', status: outcome.status, error: outcome.error, retryInMs: Math.max(0, outcome.retryInMs), uncount: outcome.interrupted ? 1 : 0 }
   }
 }

@@ -118,8 +118,11 @@ export interface ClaimDeliveriesOptions {
 
 export type DeliveryOutcome =
   | { state: 'delivered'; status: number }
-  /** Due again retryInMs from now by the store's clock (the database's, shared by every machine). */
-  | { state: 'pending'; status: number | null; error: string; retryInMs: number }
+  /**
+   * Due again retryInMs from now by the store's clock (the database's, shared by every machine).
+   * `interrupted`: this side gave the attempt up (shutdown), so it does not count.
+   */
+  | { state: 'pending'; status: number | null; error: string; retryInMs: number; interrupted?: boolean }
   | { state: 'failed'; status: number | null; error: string }
 
 export interface Store {

@@ -186,7 +186,7 @@ describe('outbound notifications', () => {
     const ds = await store.deliveries(id)
     await store.close()
     assert.deepEqual(ds.map((n) => [n.event, n.state, n.attempts, n.last_error]), [
-      ['queued', 'pending', 1, 'interrupted by shutdown'],
+      ['queued', 'pending', 0, 'interrupted by shutdown'],
       ['running', 'pending', 0, null],
       ['applied', 'pending', 0, null],
     ])

@@ -169,6 +169,20 @@ export function outboxConformance(fresh: () => Promise<Store>): void {
       assert.deepEqual(await claim(store, 'd', [A], t + 1_000_000), [])
     })
 
+    it('does not count an attempt its dispatcher gave up (shutdown)', async () => {
+      const store = await fresh()
+      store.setSubscriptions([{ url: A, events: ['queued'] }])
+      const id = await enqueued(store)
+      const t = Date.now() + 1000
+      const job = one(await claim(store, 'd', [A], t))
+      const interrupted = { state: 'pending' as const, status: null, error: 'interrupted by shutdown', retryInMs: 0, interrupted: true }
+      assert.equal(await store.settleDelivery(job.id, 'd', 1, interrupted, t + 5), true)
+      const [n] = await store.deliveries(id)
+      assert.deepEqual([n?.state, n?.attempts, n?.last_error, n?.next_attempt_at], ['pending', 0, 'interrupted by shutdown', iso(t + 5)])
+      assert.equal(one(await claim(store, 'd2', [A], t + 5)).attempt, 1)
+      assert.equal(await store.settleDelivery(job.id, 'd', 1, interrupted), false, 'the old claim stays fenced off')
+    })
+
     it("sends one patch's deliveries to one URL in order, other patches unhindered", async () => {
       const store = await fresh()
       store.setSubscriptions([{ url: A, events: null }])

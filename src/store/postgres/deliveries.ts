@@ -47,14 +47,14 @@ export const claimDeliveriesSql = (s: string) => `
 
 /**
  * $1 id, $2 owner, $3 attempt, $4 state, $5 http status, $6 error, $7 ms until the next attempt
- * (null: none), $8 now (or null). The database's clock, as for claims, so dispatchers on
+ * (null: none), $8 now (or null), $9 attempts not to count (0 or 1). The database's clock, as for claims, so dispatchers on
  * machines whose clocks differ still wait the backoff they computed.
  */
 export const settleDeliverySql = (s: string) => `
   WITH t AS (SELECT ${now('$8')} AS now)
   UPDATE ${s}.deliveries
   SET state = $4, last_status = $5, last_error = $6, next_attempt_at = t.now + $7::float8 * interval '1 millisecond',
-    lease_owner = NULL, updated_at = t.now
+    attempts = attempts - $9::int, lease_owner = NULL, updated_at = t.now
   FROM t
   WHERE id = $1 AND state = 'pending' AND lease_owner = $2 AND attempts = $3`
 

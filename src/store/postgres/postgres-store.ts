@@ -325,7 +325,7 @@ export class PostgresStoreImpl implements PostgresStore {
   settleDelivery(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): Promise<boolean> {
     const c = outcomeColumns(outcome)
     return this.run(async () => {
-      const values = [pgText(id), pgText(owner), attempt, c.state, c.status, c.error === null ? null : pgText(c.error), c.retryInMs, instantParam(now)]
+      const values = [pgText(id), pgText(owner), attempt, c.state, c.status, c.error === null ? null : pgText(c.error), c.retryInMs, instantParam(now), c.uncount]
       return (await this.exec(this.sql.settleDelivery, values)).rowCount === 1
     })
   }

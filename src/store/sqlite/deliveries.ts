@@ -50,6 +50,7 @@ export interface SettleDelivery {
   status: number | null
   error: string | null
   next: number | null
+  uncount: number
   now: number
 }
 
@@ -80,7 +81,7 @@ export function prepareDeliveryStatements(db: Database.Database) {
     ),
     settle: db.prepare<[SettleDelivery]>(
       `UPDATE deliveries SET state = @state, last_status = @status, last_error = @error, next_attempt_at = @next,
-         lease_owner = NULL, updated_at = @now
+         attempts = attempts - @uncount, lease_owner = NULL, updated_at = @now
        WHERE id = @id AND state = 'pending' AND lease_owner = @owner AND attempts = @attempt`,
     ),
     ofPatch: db.prepare<[string], DeliveryRow>(
