@@ -39,7 +39,7 @@ export class Dispatcher {
   readonly #shutdown = new AbortController()
   #timer: NodeJS.Timeout | undefined
   #running = false
-  #pumping = false
+  #pumping: Promise<void> | null = null
   #pumpAgain = false
 
   constructor(opts: DispatcherOptions) {
@@ -81,6 +81,8 @@ export class Dispatcher {
     this.#running = false
     clearTimeout(this.#timer)
     this.#shutdown.abort()
+    // A claim still on its way may add deliveries: they are interrupted and recorded too.
+    await this.#pumping
     await Promise.all(this.#inFlight)
   }
 
@@ -90,36 +92,42 @@ export class Dispatcher {
     return 2 * this.#settings.timeoutMs + 1000
   }
 
-  async #pump(): Promise<void> {
+  #pump(): Promise<void> {
     if (this.#pumping) {
       this.#pumpAgain = true
-      return
+      return this.#pumping
     }
-    this.#pumping = true
     clearTimeout(this.#timer)
-    try {
-      do {
-        this.#pumpAgain = false
-        const free = this.#settings.concurrency - this.#inFlight.size
-        if (!this.#running || free <= 0) break
-        let jobs: DeliveryJob[]
-        try {
-          jobs = await this.#store.claimDeliveries({ owner: this.id, urls: this.#urls, limit: free, leaseMs: this.#leaseMs })
-        } catch (err) {
-          this.#log.warn({ err }, 'could not claim notification deliveries; retrying at the next poll')
-          break
-        }
-        for (const job of jobs) this.#track(this.#deliver(job))
-        // A full batch suggests more are due.
-        if (jobs.length === free) this.#pumpAgain = true
-      } while (this.#pumpAgain && this.#running)
-    } finally {
-      this.#pumping = false
-      if (this.#running) {
+    // .finally runs after this assignment even when the claim loop ends without waiting.
+    this.#pumping = this.#claimWhileDue().finally(() => {
+      this.#pumping = null
+      if (!this.#running) return
+      // A wake-up that came as the loop ended is not lost; otherwise poll.
+      if (this.#pumpAgain) void this.#pump()
+      else {
         this.#timer = setTimeout(() => void this.#pump(), this.#settings.pollMs)
         this.#timer.unref()
       }
-    }
+    })
+    return this.#pumping
+  }
+
+  async #claimWhileDue(): Promise<void> {
+    do {
+      this.#pumpAgain = false
+      const free = this.#settings.concurrency - this.#inFlight.size
+      if (!this.#running || free <= 0) return
+      let jobs: DeliveryJob[]
+      try {
+        jobs = await this.#store.claimDeliveries({ owner: this.id, urls: this.#urls, limit: free, leaseMs: this.#leaseMs })
+      } catch (err) {
+        this.#log.warn({ err }, 'could not claim notification deliveries; retrying at the next poll')
+        return
+      }
+      for (const job of jobs) this.#track(this.#deliver(job))
+      // A full batch suggests more are due.
+      if (jobs.length === free) this.#pumpAgain = true
+    } while (this.#pumpAgain && this.#running)
   }
 
   #track(work: Promise<void>): void {
