@@ -3,8 +3,9 @@ import { realpath } from 'node:fs/promises'
 import type { Config, WorkspaceConfig } from '../config.js'
 import type { CheckResult, PatchError, PatchRecord, PatchResult } from '../schemas/record.js'
 import type { ClaimedPatch, Store } from '../store/port.js'
-import { runChecks, toCheckResult } from './checks.js'
+import { runChecks, toCheckResult, type CheckProcess } from './checks.js'
 import { commitMessage, commitPatch, createTag, deleteTag, fileStats, findCommitByPatchId, tagName, tagProblem, tagTarget, undoCommit } from './commit.js'
+import { faultPoint } from '../fault-point.js'
 import { PatchFailure } from './failure.js'
 import { git } from './git.js'
 import { buildJournal, removeJournal, writeJournal } from './journal.js'
@@ -168,9 +169,11 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
   let committing = false
   let tagged = false
   try {
-    const outcome = await timer.time('checks', () =>
-      runChecks(ws, record.patch.checks, { signal: lease.signal, onSpawn: (proc) => writeCheckMarker(gitDir, proc) }).finally(() => clearCheckMarker(gitDir)),
-    )
+    const onSpawn = (proc: CheckProcess) => {
+      writeCheckMarker(gitDir, proc)
+      faultPoint('check-running')
+    }
+    const outcome = await timer.time('checks', () => runChecks(ws, record.patch.checks, { signal: lease.signal, onSpawn }).finally(() => clearCheckMarker(gitDir)))
     checks = outcome.results.map(toCheckResult)
     if (outcome.aborted) throw new LeaseLostError('lease lost while a check was running')
     if (outcome.failed) throw checkFailure(outcome.failed)
@@ -179,6 +182,7 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
     committing = true
     const commit = await timer.time('commit', async () => {
       const sha = await commitPatch(ws, changes.map((c) => c.path), commitMessage(record), record.id)
+      faultPoint('committed')
       if (tag !== null) {
         await createTag(ws, tag, sha, record.id)
         tagged = true
@@ -263,7 +267,9 @@ export async function recordOutcome(store: Store, claimed: ClaimedPatch, outcome
 /** Runs and records one claimed patch. */
 export async function executePatch(ctx: ExecuteContext): Promise<Outcome> {
   const outcome = await runPatch(ctx)
+  faultPoint('recording')
   const recorded = await recordOutcome(ctx.store, ctx.claimed, outcome)
+  faultPoint('recorded')
   const log = ctx.log
   if (outcome.status === 'abandoned') log.warn({ reason: outcome.reason }, 'patch abandoned after losing its lease; the tree was restored')
   else if (!recorded) log.warn({ status: outcome.status }, 'the store refused the outcome (stale lease); another attempt will settle the patch')

@@ -10,20 +10,21 @@ import { enqueue, git, head, makeWorkspace, openTestStore, patch, runNext, runne
 // another), text from a few chunks that include CRLF and lines without a final newline.
 const PATHS = ['a.txt', 'b.txt', 'd/c.txt', 'd/e/f.txt']
 const CHUNKS = ['a', 'b', 'ab', 'x', '\n', '\r\n']
-const text = fc.array(fc.constantFrom(...CHUNKS), { maxLength: 6 }).map((c) => c.join(''))
-const needle = fc.array(fc.constantFrom(...CHUNKS), { minLength: 1, maxLength: 1 }).map((c) => c.join(''))
+const text = fc.array(fc.constantFrom(...CHUNKS), { maxLength: 8 }).map((c) => c.join(''))
+const needle = fc.constantFrom('a', 'b', 'ab', '\n')
 const filePath = fc.constantFrom(...PATHS)
 
-// Writes weigh more, so that about half the patches apply.
+// Weighted so that edits often meet text they match (several times, or not at all) and about
+// half the patches apply.
 const operation: fc.Arbitrary<Operation> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constant('write' as const), path: filePath, contents: text }), weight: 6 },
-  fc.record({ op: fc.constant('replace' as const), path: filePath, find: needle, replace: text, count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }, { requiredKeys: ['op', 'path', 'find', 'replace'] }),
-  fc.record({ op: fc.constant('insert' as const), path: filePath, contents: text, after: needle }),
-  fc.record({ op: fc.constant('insert' as const), path: filePath, contents: text, before: needle }),
-  fc.record({ op: fc.constant('delete' as const), path: filePath }),
-  fc.record({ op: fc.constant('rename' as const), from: filePath, to: filePath }),
+  { arbitrary: fc.record({ op: fc.constant('write' as const), path: filePath, contents: text }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('replace' as const), path: filePath, find: needle, replace: text, count: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined, freq: 2 }) }, { requiredKeys: ['op', 'path', 'find', 'replace'] }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('insert' as const), path: filePath, contents: text, after: needle }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('insert' as const), path: filePath, contents: text, before: needle }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('delete' as const), path: filePath }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('rename' as const), from: filePath, to: filePath }), weight: 1 },
 ) as fc.Arbitrary<Operation>
-const tree = fc.dictionary(filePath, text, { maxKeys: 4 })
+const tree = fc.dictionary(filePath, text, { minKeys: 2, maxKeys: 4 })
 
 type Tree = Map<string, string>
 
