@@ -27,9 +27,18 @@ async function strandedRunnerCommits(root: string, remote: string, local: string
   return stranded.length > 0 ? stranded : null
 }
 
+export interface SyncOptions {
+  /** The patch about to be applied: a commit for it is never dropped. */
+  patchId?: string
+  /** The branch head as the caller just read it (null: unborn), saving a git process. */
+  local?: string | null
+  log?: RunnerLogger
+}
+
 /**
  * Brings the (clean) workspace branch up to the remote's: fast-forwards when behind, pushes
- * commits made here but not pushed when ahead, refuses when they diverged.
+ * commits made here but not pushed when ahead, refuses when they diverged. Resolves to the
+ * branch head afterwards.
  *
  * Runner commits for other patches that never reached the remote are dropped first: a runner
  * killed between its commit and its push leaves one behind. The store hands out a target's
@@ -37,25 +46,26 @@ async function strandedRunnerCommits(root: string, remote: string, local: string
  * had ended: applied again by another runner (pushing the stranded commit would apply it twice)
  * or failed (pushing it would land a patch recorded as not applied).
  */
-export async function syncFromRemote(ws: WorkspaceConfig, root: string, patchId?: string, log?: RunnerLogger): Promise<void> {
-  if (ws.remote === undefined) return
+export async function syncFromRemote(ws: WorkspaceConfig, root: string, opts: SyncOptions = {}): Promise<string | null> {
+  const local = opts.local !== undefined ? opts.local : await branchHead(root, ws.branch)
+  if (ws.remote === undefined) return local
   try {
     // --force: the remote's tags win over local ones of the same name, which can only be tags
-    // of commits that never reached it (or that a person made and could never push).
-    await git(['fetch', '-q', '--tags', '--force', '--', ws.remote, `refs/heads/${ws.branch}`], { cwd: root, timeoutMs: NETWORK_TIMEOUT_MS })
+    // of commits that never reached it (or that a person made and could never push). No
+    // maintenance here: the commit that follows runs the same check.
+    await git(['fetch', '-q', '--tags', '--force', '--no-auto-maintenance', '--', ws.remote, `refs/heads/${ws.branch}`], { cwd: root, timeoutMs: NETWORK_TIMEOUT_MS })
   } catch (err) {
     // An empty remote has no branch yet: the first push creates it.
-    if (err instanceof GitError && /couldn't find remote ref/i.test(err.stderr)) return
+    if (err instanceof GitError && /couldn't find remote ref/i.test(err.stderr)) return local
     throw new PatchFailure('failed', 'REMOTE_UNAVAILABLE', `could not fetch ${ws.branch} from the remote`, { detail: String(err) })
   }
   const remote = (await git(['rev-parse', '--verify', 'FETCH_HEAD^{commit}'], { cwd: root })).trim()
-  const local = await branchHead(root, ws.branch)
-  if (local === remote) return
+  if (local === remote) return local
   if (local === null || (await isAncestor(root, local, remote))) {
     await git(['merge', '-q', '--ff-only', remote], { cwd: root })
-    return
+    return remote
   }
-  const stranded = await strandedRunnerCommits(root, remote, local, patchId)
+  const stranded = await strandedRunnerCommits(root, remote, local, opts.patchId)
   if (stranded !== null) {
     for (const { commit } of stranded) {
       const tags = (await git(['tag', '--points-at', commit], { cwd: root })).split('\n').filter(Boolean)
@@ -63,12 +73,12 @@ export async function syncFromRemote(ws: WorkspaceConfig, root: string, patchId?
     }
     // The caller found the tree clean, so the hard reset loses nothing but these commits.
     await git(['reset', '-q', '--hard', remote], { cwd: root })
-    log?.warn({ dropped: stranded }, 'dropped runner commits that never reached the remote; their patches had already ended')
-    return
+    opts.log?.warn({ dropped: stranded }, 'dropped runner commits that never reached the remote; their patches had already ended')
+    return remote
   }
   if (await isAncestor(root, remote, local)) {
     await pushToRemote(ws, root, null)
-    return
+    return local
   }
   throw new PatchFailure('failed', 'REMOTE_DIVERGED', `the workspace branch ${ws.branch} and the remote's have diverged; a person must reconcile them`)
 }
