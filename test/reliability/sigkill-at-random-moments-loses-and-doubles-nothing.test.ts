@@ -26,7 +26,7 @@ it('a SIGKILL at random moments while clients post loses no acknowledged patch, 
     for (let round = 0; round < KILLS; round++) {
       const started = Date.now()
       const control = { stop: false }
-      const clients = postUntilDead(rig, svc, control, 8)
+      const clients = postUntilDead(rig, svc, control, 5)
       // Anywhere from the first post to well into the runner's work on the batch.
       await new Promise((r) => setTimeout(r, 50 + random() * 1500))
       await kill(svc.child)
