@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Config } from '../config.js'
+import { realpath } from 'node:fs/promises'
+import type { Config, WorkspaceConfig } from '../config.js'
 import type { ClaimedPatch, Store } from '../store/port.js'
 import { faultPoint } from '../fault-point.js'
 import { executePatch } from './execute.js'
 import { PatchFailure } from './failure.js'
 import { LeaseKeeper } from './lease.js'
 import type { RunnerLogger } from './logger.js'
-import type { LockHolder } from './workspace-lock.js'
-import { prepareWorkspace, workspaceBlock, type WorkspaceBlock } from './workspace.js'
+import { recoverInterrupted } from './recovery.js'
+import { withWorkspaceLock, WorkspaceBusyError, type LockHolder } from './workspace-lock.js'
+import { absoluteGitDir, prepareWorkspace, workspaceBlock, type WorkspaceBlock } from './workspace.js'
 
 export interface RunnerOptions {
   store: Store
@@ -78,12 +80,28 @@ export class Runner {
     for (const [name, ws] of Object.entries(this.#config.workspaces)) {
       try {
         await prepareWorkspace(ws, { dataDir: this.#config.dataDir })
+        await this.#recoverInterrupted(ws)
         this.#setBlocked(name, await workspaceBlock(ws))
       } catch (err) {
         const message = err instanceof PatchFailure ? err.message : String(err)
         this.#log.error({ err, workspace: name }, 'workspace cannot be prepared')
         this.#setBlocked(name, { code: 'WORKSPACE_UNAVAILABLE', message, paths: [] })
       }
+    }
+  }
+
+  /**
+   * Undoes the write of a runner killed mid-patch now, not when the next patch for the workspace
+   * comes: the interrupted patch may have been given up (maxAttempts) and never come back. Under
+   * the workspace lock, so a live runner's own journal is never touched.
+   */
+  async #recoverInterrupted(ws: WorkspaceConfig): Promise<void> {
+    const root = await realpath(ws.path)
+    const gitDir = await absoluteGitDir(root)
+    try {
+      await withWorkspaceLock(gitDir, { runnerId: this.id, isGone: (holder) => this.#holderGone(holder) }, () => recoverInterrupted({ ...ws, path: root }, root, gitDir, this.#log))
+    } catch (err) {
+      if (!(err instanceof WorkspaceBusyError)) throw err
     }
   }
 

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { it } from 'node:test'
+import { openSqliteStore } from '../../src/store/sqlite/index.js'
+import { enqueue, head, makeWorkspace, patch, status, tempDir, treeState } from '../helpers/git.js'
+
+const REPO_ROOT = new URL('../..', import.meta.url).pathname
+
+function work(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'work'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (out += d))
+  return { child, output: () => out }
+}
+
+async function until<T>(what: string, fn: () => Promise<T>, timeoutMs: number, output: () => string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v) return v as NonNullable<T>
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}\n${output()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+// With maxAttempts 1 a patch whose runner died mid-write is given up (LEASE_LOST) and never
+// claimed again, so no later attempt would undo its half-written tree: the runner's start must.
+it('a runner killed mid-write whose patch is then given up leaves no half-written tree: the next runner start undoes it', { timeout: 90_000 }, async () => {
+  const root = makeWorkspace({ 'a.txt': 'a\n', 'b.txt': 'b\n' })
+  const before = treeState(root)
+  const dataDir = tempDir('gr-giveup-')
+  const configFile = path.join(dataDir, 'config.json')
+  const faultFile = path.join(dataDir, 'fault')
+  writeFileSync(configFile, JSON.stringify({ workspaces: { default: { path: root, branch: 'main' } }, runner: { leaseMs: 500, heartbeatMs: 100, pollMs: 50, maxAttempts: 1 } }))
+  const env = { GHOST_DATA_DIR: dataDir, GHOST_CONFIG: configFile, GHOST_FAULT_FILE: faultFile }
+  const store = await openSqliteStore({ file: path.join(dataDir, 'ghost-runner.db') })
+  try {
+    const id = await enqueue(store, patch({ operations: [{ op: 'write', path: 'a.txt', contents: 'A\n' }, { op: 'write', path: 'b.txt', contents: 'B\n' }, { op: 'write', path: 'c.txt', contents: 'C\n' }] }))
+    // Killed after the second of three files: the tree is half-written.
+    writeFileSync(faultFile, 'wrote-file:2')
+    const first = work(env)
+    await once(first.child, 'exit')
+    assert.equal(first.child.signalCode, 'SIGKILL', first.output())
+    assert.notEqual(status(root), '', 'the kill left the tree half-written')
+
+    writeFileSync(faultFile, '')
+    const second = work(env)
+    try {
+      const record = await until('the patch to be given up', async () => {
+        const r = await store.get(id)
+        return r?.status === 'failed' ? r : null
+      }, 30_000, second.output)
+      assert.equal(record.error?.code, 'LEASE_LOST')
+      await until('the runner to start', async () => (await store.runners()).length > 0, 30_000, second.output)
+      assert.equal(status(root), '', 'the half-written tree was left behind')
+      assert.deepEqual(treeState(root), before)
+      assert.equal(head(root).length, 40)
+    } finally {
+      second.child.kill('SIGKILL')
+      await once(second.child, 'exit').catch(() => {})
+    }
+  } finally {
+    await store.close()
+  }
+})
