@@ -59,21 +59,34 @@ async function withTrailer(root: string, message: string, id: string): Promise<s
   )
 }
 
+/** A commit the runner made and what it changed. */
+export interface Landed {
+  commit: string
+  files: FileStat[]
+}
+
 /**
  * Stages exactly the patch's paths and commits them with the Patch-Id trailer. The message goes
  * through stdin and pathspecs through NUL-separated stdin with literal matching, so neither can be
  * read as an option, a glob or shell syntax. An empty change still commits: every applied patch
- * has a commit to trace it by.
+ * has a commit to trace it by. Every git process costs a fork of this process, so the trailer is
+ * worked out while the paths are staged, and one diff-tree names the commit and its file stats.
  */
-export async function commitPatch(ws: WorkspaceConfig, paths: readonly string[], message: string, id: string): Promise<string> {
+export async function commitChanges(ws: WorkspaceConfig, paths: readonly string[], message: string, id: string): Promise<Landed> {
   const root = ws.path
-  if (paths.length > 0) {
+  const [, full] = await Promise.all([
     // --force: a patch that writes an ignored path means it; leaving it out would commit less than was applied.
-    await git(['--literal-pathspecs', 'add', '-A', '--force', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd: root, input: pathspecInput(paths) })
-  }
-  const full = await withTrailer(root, message, id)
+    paths.length > 0
+      ? git(['--literal-pathspecs', 'add', '-A', '--force', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd: root, input: pathspecInput(paths) })
+      : null,
+    withTrailer(root, message, id),
+  ])
   await git(['commit', '-q', '--allow-empty', '--no-verify', '--cleanup=verbatim', '-F', '-'], { cwd: root, input: full, env: authorEnv(ws) })
-  return (await git(['rev-parse', '--verify', 'HEAD^{commit}'], { cwd: root })).trim()
+  return describeCommit(root, 'HEAD')
+}
+
+export async function commitPatch(ws: WorkspaceConfig, paths: readonly string[], message: string, id: string): Promise<string> {
+  return (await commitChanges(ws, paths, message, id)).commit
 }
 
 export async function createTag(ws: WorkspaceConfig, name: string, commit: string, id: string): Promise<void> {
@@ -98,38 +111,46 @@ export async function undoCommit(ws: WorkspaceConfig, previous: string | null): 
   await git(['read-tree', '--empty'], { cwd: root })
 }
 
-/** Added/removed lines and change kind per file of one commit, renames detected as git shows them. */
-export async function fileStats(root: string, commit: string): Promise<FileStat[]> {
-  const base = ['diff-tree', '-r', '-z', '--no-commit-id', '--root', '-M', '--no-ext-diff']
-  const [numstat, names] = await Promise.all([git([...base, '--numstat', commit], { cwd: root }), git([...base, '--name-status', commit], { cwd: root })])
+/**
+ * The full id of `rev` and, per file, added/removed lines and change kind, renames detected as
+ * git shows them: one diff-tree prints the commit id (--always: even for an empty change), the
+ * raw entries (status and paths) and then the numstat entries (line counts).
+ */
+async function describeCommit(root: string, rev: string): Promise<Landed> {
+  const out = await git(['diff-tree', '-r', '-z', '--root', '-M', '--no-ext-diff', '--always', '--raw', '--numstat', `${rev}^{commit}`], { cwd: root })
+  const f = out.split('\0')
+  const commit = f[0]!.trim()
+  if (!/^[0-9a-f]{40,64}$/.test(commit)) throw new Error(`git diff-tree named no commit for ${rev}`)
 
+  const entries: { status: string; from?: string; path: string }[] = []
   const counts = new Map<string, { added: number; removed: number }>()
-  const nf = numstat.split('\0')
-  for (let i = 0; i < nf.length; i++) {
-    const field = nf[i]!
+  for (let i = 1; i < f.length; i++) {
+    const field = f[i]!
     if (field === '') continue
+    if (field.startsWith(':')) {
+      // ":<mode> <mode> <sha> <sha> <status>", then the path, or the old and new paths for R and C.
+      const status = field.slice(field.lastIndexOf(' ') + 1)
+      if (status[0] === 'R' || status[0] === 'C') entries.push({ status, from: f[++i] ?? '', path: f[++i] ?? '' })
+      else entries.push({ status, path: f[++i] ?? '' })
+      continue
+    }
+    // "<added>\t<removed>\t<path>", or "<added>\t<removed>\t" followed by the old and new paths.
     const [a = '-', r = '-', inline = ''] = field.split('\t')
-    // A rename is "A\tR\t" followed by the old and new paths as separate fields.
-    const p = inline !== '' ? inline : (i += 2, nf[i] ?? '')
+    const p = inline !== '' ? inline : (i += 2, f[i] ?? '')
     counts.set(p, { added: a === '-' ? 0 : Number(a), removed: r === '-' ? 0 : Number(r) })
   }
 
-  const stats: FileStat[] = []
-  const sf = names.split('\0')
-  for (let i = 0; i < sf.length; i++) {
-    const status = sf[i]!
-    if (status === '') continue
-    const kind = status[0]
-    if (kind === 'R' || kind === 'C') {
-      const from = sf[++i] ?? ''
-      const to = sf[++i] ?? ''
-      const c = counts.get(to) ?? { added: 0, removed: 0 }
-      stats.push(kind === 'R' ? { path: to, change: 'renamed', from, ...c } : { path: to, change: 'added', ...c })
-      continue
-    }
-    const p = sf[++i] ?? ''
+  const files: FileStat[] = entries.map(({ status, from, path: p }) => {
     const c = counts.get(p) ?? { added: 0, removed: 0 }
-    stats.push({ path: p, change: kind === 'A' ? 'added' : kind === 'D' ? 'deleted' : 'modified', ...c })
-  }
-  return stats
+    const kind = status[0]
+    if (kind === 'R') return { path: p, change: 'renamed', from: from ?? '', ...c }
+    if (kind === 'C') return { path: p, change: 'added', ...c }
+    return { path: p, change: kind === 'A' ? 'added' : kind === 'D' ? 'deleted' : 'modified', ...c }
+  })
+  return { commit, files }
+}
+
+/** Added/removed lines and change kind per file of one commit, renames detected as git shows them. */
+export async function fileStats(root: string, commit: string): Promise<FileStat[]> {
+  return (await describeCommit(root, commit)).files
 }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { realpath } from 'node:fs/promises'
 import type { Config, WorkspaceConfig } from '../config.js'
 import type { CheckResult, PatchError, PatchRecord, PatchResult } from '../schemas/record.js'
 import type { ClaimedPatch, Store } from '../store/port.js'
 import { runChecks, toCheckResult, type CheckProcess } from './checks.js'
-import { commitMessage, commitPatch, createTag, deleteTag, fileStats, findCommitByPatchId, tagName, tagProblem, tagTarget, undoCommit } from './commit.js'
+import { commitChanges, commitMessage, createTag, deleteTag, fileStats, findCommitByPatchId, tagName, tagProblem, tagTarget, undoCommit } from './commit.js'
 import { faultPoint } from '../fault-point.js'
 import { PatchFailure } from './failure.js'
 import { git } from './git.js'
@@ -16,7 +15,7 @@ import { clearCheckMarker, recoverInterrupted, writeCheckMarker } from './recove
 import { pushToRemote, syncFromRemote } from './remote.js'
 import { captureChanges, restoreSnapshot, writeChanges } from './tree-writer.js'
 import { withWorkspaceLock, WorkspaceBusyError, type LockOptions } from './workspace-lock.js'
-import { absoluteGitDir, branchHead, prepareWorkspace, workspaceBlock, type WorkspaceBlock } from './workspace.js'
+import { branchHead, inspectWorkspace, locateWorkspace, workspaceBlock, type WorkspaceBlock } from './workspace.js'
 
 export interface ExecuteContext {
   store: Store
@@ -129,10 +128,12 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
   await recoverInterrupted(ws, root, gitDir, log)
 
   // Before the dirty check: a patch that already landed is applied whatever the tree holds now.
-  let landed = await findCommitByPatchId(root, ws.branch, record.id)
+  // Only an earlier attempt can have landed it, so a first attempt skips searching the history.
+  let landed = record.attempts > 1 ? await findCommitByPatchId(root, ws.branch, record.id) : null
   if (landed !== null) return completeLanded(ws, root, record, landed, log)
 
-  const block = await workspaceBlock(ws)
+  // One `git status` answers the dirty check, the branch check and the head to build on.
+  const { block, head: inspected } = await inspectWorkspace(ws, gitDir, { switchBranch: true })
   ctx.onBlocked?.(record.target, block)
   if (block !== null) {
     throw new PatchFailure('rejected', block.code, block.message, {
@@ -147,7 +148,8 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
     if (landed !== null) return completeLanded(ws, root, record, landed, log)
   }
   const tag = await refuseUpFront(ws, root, record)
-  const head = await branchHead(root, ws.branch)
+  // Syncing with the remote may have moved the branch since it was inspected.
+  const head = ws.remote === undefined ? inspected : await branchHead(root, ws.branch)
 
   const changes = await timer.time('plan', () => planOperations(root, record.patch.operations))
   lease.check()
@@ -180,18 +182,18 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
     lease.check()
 
     committing = true
-    const commit = await timer.time('commit', async () => {
-      const sha = await commitPatch(ws, changes.map((c) => c.path), commitMessage(record), record.id)
+    const { commit, files } = await timer.time('commit', async () => {
+      const landed = await commitChanges(ws, changes.map((c) => c.path), commitMessage(record), record.id)
+      const sha = landed.commit
       faultPoint('committed')
       if (tag !== null) {
         await createTag(ws, tag, sha, record.id)
         tagged = true
       }
       if ((await pushToRemote(ws, root, tag)) === 'rejected') throw new PushRejected('the remote moved on while the patch was being applied')
-      return sha
+      return landed
     })
     await removeJournal(gitDir)
-    const files = await fileStats(root, commit)
     return { status: 'applied', recovered: false, result: { commit, tag, files, checks, durations_ms: timer.durations } }
   } catch (err) {
     try {
@@ -220,9 +222,8 @@ export async function runPatch(ctx: ExecuteContext): Promise<Outcome> {
   const ws = ctx.config.workspaces[record.target]
   try {
     if (!ws) throw new PatchFailure('rejected', 'UNKNOWN_TARGET', `no workspace named "${record.target}"`)
-    await timer.time('prepare', () => prepareWorkspace(ws, { dataDir: ctx.config.dataDir }))
-    const root = await realpath(ws.path)
-    const gitDir = await absoluteGitDir(root)
+    // The branch is checked (and switched to when the tree is clean) under the lock, in applyLocked.
+    const { root, gitDir } = await timer.time('prepare', () => locateWorkspace(ws, { dataDir: ctx.config.dataDir }))
     const outcome = await withWorkspaceLock(gitDir, { runnerId: ctx.runnerId, isGone: ctx.isGone }, () => applyLocked(ctx, { ...ws, path: root }, root, gitDir, timer))
     if (outcome.status === 'applied') ctx.onBlocked?.(record.target, null)
     return outcome

@@ -26,12 +26,18 @@ async function isEmptyDir(dir: string): Promise<boolean> {
   return (await readdir(dir)).length === 0
 }
 
+/** Where a usable workspace lives: its real top-level directory and its absolute git dir. */
+export interface LocatedWorkspace {
+  root: string
+  gitDir: string
+}
+
 /**
- * Makes the workspace usable: the repository exists (created with an empty first commit when it
- * is a missing or empty directory under the data dir) and HEAD is on the configured branch.
- * Only a clean tree is switched; a dirty one is left for the dirty check to refuse.
+ * Makes sure the workspace exists (created with an empty first commit when it is a missing or
+ * empty directory under the data dir) and is the top of its own git repository. One git
+ * process: the runner pays this per patch.
  */
-export async function prepareWorkspace(ws: WorkspaceConfig, opts: PrepareOptions): Promise<void> {
+export async function locateWorkspace(ws: WorkspaceConfig, opts: PrepareOptions): Promise<LocatedWorkspace> {
   const root = ws.path
   const creatable = inside(opts.dataDir, root)
   if (!existsSync(root) || (creatable && (await isEmptyDir(root)))) {
@@ -39,20 +45,28 @@ export async function prepareWorkspace(ws: WorkspaceConfig, opts: PrepareOptions
     await mkdir(root, { recursive: true })
     await git(['init', '-q', '-b', ws.branch], { cwd: root })
     await git(['commit', '-q', '--allow-empty', '-m', 'Initial commit'], { cwd: root, env: authorEnv(ws) })
-    return
   }
   if (!(await stat(root)).isDirectory()) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace path is not a directory: ${root}`)
-  const top = await gitMaybe(['rev-parse', '--show-toplevel'], { cwd: root })
-  if (top === null) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace is not a git repository: ${root}`)
+  const out = await gitMaybe(['rev-parse', '--show-toplevel', '--absolute-git-dir'], { cwd: root })
+  const [top, gitDir] = out === null ? [] : out.replace(/\n$/, '').split('\n')
+  if (!top || !gitDir) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace is not a git repository: ${root}`)
+  const real = await realpath(root)
   // A workspace nested in another repository's subdirectory would commit into that repository.
-  if (path.resolve(top.trim()) !== (await realpath(root))) {
-    throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace is not the top of its git repository (${top.trim()}): ${root}`)
+  if (path.resolve(top) !== real) {
+    throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace is not the top of its git repository (${top}): ${root}`)
   }
-  const branch = await currentBranch(root)
-  if (branch === ws.branch) return
-  if ((await treeBlock(ws)) !== null) return
-  const exists = (await gitMaybe(['rev-parse', '--verify', '-q', `refs/heads/${ws.branch}`], { cwd: root })) !== null
-  await git(exists ? ['switch', '-q', ws.branch] : ['switch', '-q', '-c', ws.branch], { cwd: root })
+  return { root: real, gitDir }
+}
+
+/**
+ * Makes the workspace usable: it exists and is a repository (see locateWorkspace) and HEAD is
+ * on the configured branch. Only a clean tree is switched; a dirty one is left for the dirty
+ * check to refuse.
+ */
+export async function prepareWorkspace(ws: WorkspaceConfig, opts: PrepareOptions): Promise<LocatedWorkspace> {
+  const located = await locateWorkspace(ws, opts)
+  await inspectWorkspace({ ...ws, path: located.root }, located.gitDir, { switchBranch: true })
+  return located
 }
 
 /** The branch HEAD is on, or null when detached. */
@@ -88,12 +102,97 @@ const IN_PROGRESS: Record<string, string> = {
   BISECT_LOG: 'a bisect',
 }
 
-/** Paths `git status --porcelain -z` reports: staged, unstaged and untracked (ignored files are not changes). */
+/** What one `git status` reports: the branch, its commit and every changed path. */
+export interface TreeStatus {
+  /** The branch HEAD is on, or null when detached. */
+  branch: string | null
+  /** The commit HEAD points at, or null while the branch is unborn. */
+  head: string | null
+  /** Staged, unstaged and untracked paths (ignored files are not changes). */
+  changed: string[]
+}
+
+/** Text after the nth space: porcelain v2 puts the path after a fixed number of fields. */
+const afterFields = (entry: string, n: number): string => {
+  let at = -1
+  for (let i = 0; i < n; i++) {
+    at = entry.indexOf(' ', at + 1)
+    if (at < 0) return ''
+  }
+  return entry.slice(at + 1)
+}
+
+// Fields before the path in each kind of porcelain v2 entry: ordinary, renamed, unmerged, untracked.
+const PATH_AFTER: Record<string, number> = { '1': 8, '2': 9, u: 10, '?': 1, '!': 1 }
+
+/** One git process for branch, head and dirty check, instead of one for each. */
+export async function treeStatus(root: string): Promise<TreeStatus> {
+  const out = await git(['status', '--porcelain=v2', '-z', '--branch', '--untracked-files=all', '--no-renames'], { cwd: root })
+  const status: TreeStatus = { branch: null, head: null, changed: [] }
+  const entries = out.split('\0')
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    if (entry.startsWith('# branch.oid ')) {
+      const oid = entry.slice('# branch.oid '.length)
+      status.head = oid === '(initial)' ? null : oid
+    } else if (entry.startsWith('# branch.head ')) {
+      const head = entry.slice('# branch.head '.length)
+      status.branch = head === '(detached)' ? null : head
+    } else if (entry[1] === ' ' && entry[0]! in PATH_AFTER) {
+      const p = afterFields(entry, PATH_AFTER[entry[0]!]!)
+      if (p !== '') status.changed.push(p)
+      // A rename entry is followed by its original path.
+      if (entry[0] === '2' && entries[i + 1]) status.changed.push(entries[++i]!)
+    }
+  }
+  return status
+}
+
+/** Paths `git status` reports: staged, unstaged and untracked (ignored files are not changes). */
 export async function changedPaths(root: string): Promise<string[]> {
-  const out = await git(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames'], { cwd: root })
-  const paths: string[] = []
-  for (const entry of out.split('\0')) if (entry.length > 3) paths.push(entry.slice(3))
-  return paths
+  return (await treeStatus(root)).changed
+}
+
+/** The workspace as the runner found it: what stands in its way, if anything, and the branch head. */
+export interface Inspection {
+  block: WorkspaceBlock | null
+  head: string | null
+}
+
+function inProgress(gitDir: string): WorkspaceBlock | null {
+  for (const [file, what] of Object.entries(IN_PROGRESS)) {
+    if (existsSync(path.join(gitDir, file))) return { code: 'WORKSPACE_BUSY', message: `${what} is in progress in the workspace`, paths: [] }
+  }
+  return null
+}
+
+function dirtyBlock(paths: string[]): WorkspaceBlock | null {
+  if (paths.length === 0) return null
+  const shown = paths.slice(0, 20).join(', ') + (paths.length > 20 ? `, … (${paths.length} paths)` : '')
+  return { code: 'WORKSPACE_DIRTY', message: `the workspace has uncommitted changes the runner did not make: ${shown}`, paths }
+}
+
+/**
+ * Whether the runner may work in the workspace now, and the head it would build on: an
+ * operation in progress or uncommitted changes mean the tree is a person's, not the runner's,
+ * so their work survives. With `switchBranch`, a clean tree on another branch is switched to
+ * the configured one (created when missing) instead of being refused.
+ */
+export async function inspectWorkspace(ws: WorkspaceConfig, gitDir: string, opts: { switchBranch?: boolean } = {}): Promise<Inspection> {
+  const busy = inProgress(gitDir)
+  if (busy !== null) return { block: busy, head: null }
+  let status = await treeStatus(ws.path)
+  const dirty = dirtyBlock(status.changed)
+  if (dirty !== null) return { block: dirty, head: status.head }
+  if (status.branch !== ws.branch && opts.switchBranch) {
+    const exists = (await gitMaybe(['rev-parse', '--verify', '-q', `refs/heads/${ws.branch}`], { cwd: ws.path })) !== null
+    await git(exists ? ['switch', '-q', ws.branch] : ['switch', '-q', '-c', ws.branch], { cwd: ws.path })
+    status = await treeStatus(ws.path)
+  }
+  if (status.branch !== ws.branch) {
+    return { block: { code: 'WORKSPACE_WRONG_BRANCH', message: `the workspace is on ${status.branch ?? 'a detached HEAD'}, not ${ws.branch}`, paths: [] }, head: status.head }
+  }
+  return { block: null, head: status.head }
 }
 
 /**
@@ -101,27 +200,5 @@ export async function changedPaths(root: string): Promise<string[]> {
  * never touches a tree with changes it did not make, so a person's uncommitted work survives.
  */
 export async function workspaceBlock(ws: WorkspaceConfig): Promise<WorkspaceBlock | null> {
-  const block = await treeBlock(ws)
-  if (block !== null) return block
-  const branch = await currentBranch(ws.path)
-  if (branch !== ws.branch) {
-    return { code: 'WORKSPACE_WRONG_BRANCH', message: `the workspace is on ${branch ?? 'a detached HEAD'}, not ${ws.branch}`, paths: [] }
-  }
-  return null
-}
-
-/** An operation in progress or uncommitted changes: the tree is a person's, not the runner's. */
-async function treeBlock(ws: WorkspaceConfig): Promise<WorkspaceBlock | null> {
-  const gitDir = await absoluteGitDir(ws.path)
-  for (const [file, what] of Object.entries(IN_PROGRESS)) {
-    if (existsSync(path.join(gitDir, file))) {
-      return { code: 'WORKSPACE_BUSY', message: `${what} is in progress in the workspace`, paths: [] }
-    }
-  }
-  const paths = await changedPaths(ws.path)
-  if (paths.length > 0) {
-    const shown = paths.slice(0, 20).join(', ') + (paths.length > 20 ? `, … (${paths.length} paths)` : '')
-    return { code: 'WORKSPACE_DIRTY', message: `the workspace has uncommitted changes the runner did not make: ${shown}`, paths }
-  }
-  return null
+  return (await inspectWorkspace(ws, await absoluteGitDir(ws.path))).block
 }

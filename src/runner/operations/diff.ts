@@ -76,8 +76,9 @@ function parseNumstat(out: Buffer): string[] {
 
 async function touchedPaths(tree: string, patchFile: string, scratch: string): Promise<string[]> {
   const seen = new Set<string>()
-  for (const args of [['apply', '--numstat', '-z', patchFile], ['apply', '--numstat', '-z', '-R', patchFile]]) {
-    const res = await runGit(args, tree, scratch)
+  // Both directions at once: the two git processes overlap instead of queueing.
+  const runs = await Promise.all([['apply', '--numstat', '-z', patchFile], ['apply', '--numstat', '-z', '-R', patchFile]].map((args) => runGit(args, tree, scratch)))
+  for (const res of runs) {
     if (res.code !== 0) {
       const e = applyFailure(res.stderr, [])
       throw new RejectError('PATCH_PARSE_ERROR', e.message, e.detail === undefined ? {} : { detail: e.detail })
