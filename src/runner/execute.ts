@@ -141,15 +141,14 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
       ...(block.paths.length > 0 && { detail: block.paths.join('\n') }),
     })
   }
-  if (ws.remote !== undefined) {
-    await syncFromRemote(ws, root)
-    // A runner on another host may have landed it before losing its lease.
+  // Syncing with the remote may move the branch: the patch builds on the head it leaves.
+  const head = await syncFromRemote(ws, root, { local: inspected, patchId: record.id, log })
+  if (ws.remote !== undefined && record.attempts > 1) {
+    // A runner on another host may have landed it before losing its lease; only an earlier attempt can have.
     landed = await findCommitByPatchId(root, ws.branch, record.id)
     if (landed !== null) return completeLanded(ws, root, record, landed, log)
   }
   const tag = await refuseUpFront(ws, root, record)
-  // Syncing with the remote may have moved the branch since it was inspected.
-  const head = ws.remote === undefined ? inspected : await branchHead(root, ws.branch)
 
   const changes = await timer.time('plan', () => planOperations(root, record.patch.operations))
   lease.check()
@@ -215,6 +214,18 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
   }
 }
 
+/**
+ * A lost push race (the tree is already restored) sends the patch back to the head of its lane,
+ * to be applied again on the new head; after maxAttempts lost races it fails instead, so a
+ * remote that keeps moving cannot hold its lane forever.
+ */
+function afterLostRace(record: PatchRecord, maxAttempts: number, detail: string, timer: PhaseTimer): Outcome {
+  const lost = record.events.filter((e) => e.reason === 'push_rejected').length + 1
+  if (lost < maxAttempts) return { status: 'release', reason: 'push_rejected', detail }
+  const failure = new PatchFailure('failed', 'PUSH_REJECTED', `the remote branch moved before each of ${lost} pushes; the patch was not applied`, { detail })
+  return { status: 'failed', error: failure.toPatchError(), result: { commit: null, tag: null, files: [], checks: [], durations_ms: timer.durations } }
+}
+
 /** Works out what happens to one claimed patch. Never leaves a half-applied tree behind. */
 export async function runPatch(ctx: ExecuteContext): Promise<Outcome> {
   const { record } = ctx.claimed
@@ -229,7 +240,7 @@ export async function runPatch(ctx: ExecuteContext): Promise<Outcome> {
     return outcome
   } catch (err) {
     if (err instanceof WorkspaceBusyError) return { status: 'release', reason: 'workspace_busy', detail: err.message }
-    if (err instanceof PushRejected) return { status: 'release', reason: 'push_rejected', detail: err.message }
+    if (err instanceof PushRejected) return afterLostRace(record, ctx.config.runner.maxAttempts, err.message, timer)
     if (err instanceof LeaseLostError) return { status: 'abandoned', reason: err.message }
     const failure =
       err instanceof PatchFailure

@@ -71,6 +71,35 @@ describe('workspace with a remote', () => {
     assert.equal(git(remote, 'rev-parse', 'once^{commit}').trim(), record.result!.commit)
   })
 
+  it('lost push races are bounded: after maxAttempts the patch fails, never forced, nothing of it on the remote', async () => {
+    const { root, remote, other } = setup()
+    // Someone pushes during every check: each attempt loses the race.
+    const race = `
+      const { execFileSync } = require('child_process')
+      const g = (...a) => execFileSync('git', ['-c', 'user.name=o', '-c', 'user.email=o@x', ...a], { cwd: ${JSON.stringify(other)} })
+      g('pull', '-q', '--ff-only'); g('commit', '-q', '--allow-empty', '-m', 'raced'); g('push', '-q', 'origin', 'main')`
+    const config = runnerConfig({ default: workspace(root, { remote, checks: { race: ['node', '-e', race] } }) })
+    assert.equal(config.runner.maxAttempts, 3)
+    const store = await openTestStore()
+    const id = await enqueue(store, patch({ checks: ['race'], commit: { tag: 'never' }, operations: [{ op: 'write', path: 'a.txt', contents: 'mine\n' }] }))
+
+    for (let attempt = 1; attempt < 3; attempt++) {
+      const { outcome, record } = await runNext(store, config)
+      assert.equal(outcome.status, 'release', JSON.stringify(outcome))
+      assert.equal(record.status, 'queued')
+    }
+    const { record } = await runNext(store, config)
+    assert.equal(record.status, 'failed')
+    assert.equal(record.error?.code, 'PUSH_REJECTED')
+    assert.equal(record.events.filter((e) => e.reason === 'push_rejected').length, 2)
+    assert.deepEqual(commitsFor(remote, id), [])
+    assert.equal(git(remote, 'tag', '--list'), '')
+    // Every push of the other clone survived: the runner never forced the branch.
+    assert.equal(git(remote, 'log', '--format=%s', 'main').split('\n').filter((s) => s === 'raced').length, 3)
+    assert.equal(status(root), '')
+    assert.equal(git(root, 'tag', '--list'), '')
+  })
+
   it('a runner killed between its commit and its push leaves a commit the next patch drops, not pushes', async () => {
     const { root, remote, other } = setup()
     const store = await openTestStore()
