@@ -50,10 +50,19 @@ export async function spawnService(
 
 class PortTaken extends Error {}
 
+/**
+ * The test runner's environment without the service's own settings: CI sets DATABASE_URL for
+ * the PostgreSQL tests, and a service that inherited it would share one schema with every other
+ * spawned service instead of using its own data directory.
+ */
+function inherited(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'DATABASE_URL'))
+}
+
 async function spawnOn(command: string, env: Record<string, string>, port: number, timeoutMs: number): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' },
+    env: { ...inherited(), GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
