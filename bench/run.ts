@@ -42,7 +42,9 @@ async function startService(command: 'serve' | 'start', dataDir: string, workspa
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
     cwd: root,
     env: {
-      ...process.env,
+      // The embedded SQLite store as shipped: a DATABASE_URL or GHOST_* setting of the calling
+      // shell (CI sets one for the PostgreSQL tests) must not pick another store.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'DATABASE_URL')),
       GHOST_PORT: String(port),
       GHOST_DATA_DIR: dataDir,
       GHOST_WEBHOOK_SECRETS: SECRET,
