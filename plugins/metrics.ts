@@ -7,7 +7,7 @@ import { FINAL_STATUSES, type PatchStatus } from '../src/schemas/record.js'
 import type { RunnerInfo, Store, TargetCounts } from '../src/store/port.js'
 
 export interface MetricsOptions {
-  /** Require the API's credentials on GET /metrics (default: open, see the route description). */
+  /** Require the API's credentials on GET /metrics (default: unless config.metricsPublic). */
   requireAuth?: boolean
   /** How long a scrape waits for the store before reporting it down. */
   storeTimeoutMs?: number
@@ -171,6 +171,7 @@ export default fp<MetricsOptions>(
     app.decorate('metricsRegistry', registry)
     const registers = [registry]
     const storeTimeoutMs = opts.storeTimeoutMs ?? 3000
+    const requireAuth = opts.requireAuth ?? !app.config.metricsPublic
 
     const duration = new Histogram({
       name: 'ghost_http_request_duration_seconds',
@@ -271,17 +272,17 @@ export default fp<MetricsOptions>(
     app.get(
       '/metrics',
       {
-        ...(opts.requireAuth ? { preValidation: app.authenticate } : {}),
+        ...(requireAuth ? { preValidation: app.authenticate } : {}),
         schema: {
           operationId: 'getMetrics',
           summary: 'Prometheus metrics',
           description:
-            'Prometheus text exposition format: HTTP durations by route and status, patches accepted and finished per target, queue depth and oldest-queued age, runner heartbeat age, probe status and duration, process metrics. Open by default, like /health: it carries counts and timings only, never payloads, paths or secrets. A store that does not answer leaves its series out and sets ghost_store_up to 0; the scrape itself still succeeds.',
+            'Prometheus text exposition format: HTTP durations by route and status, patches accepted and finished per target, queue depth and oldest-queued age, runner heartbeat age, probe status and duration, process metrics. It carries counts and timings only, never payloads, paths or secrets; it needs an API bearer token unless GHOST_METRICS_PUBLIC=true. A store that does not answer leaves its series out and sets ghost_store_up to 0; the scrape itself still succeeds.',
           tags: ['health'],
-          ...(opts.requireAuth ? { security: [{ bearerAuth: [] }] } : {}),
+          ...(requireAuth ? { security: [{ bearerAuth: [] }] } : {}),
           response: {
             200: { description: 'Metrics in the Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
-            ...(opts.requireAuth ? problems(401) : {}),
+            ...(requireAuth ? problems(401) : {}),
           },
         },
       },
@@ -291,7 +292,7 @@ export default fp<MetricsOptions>(
       },
     )
   },
-  { name: 'metrics', dependencies: ['store', 'auth'] },
+  { name: 'metrics', dependencies: ['config', 'store', 'auth'] },
 )
 
 // Keyed by every CheckStatus, so a new status fails to compile here instead of going unreported.

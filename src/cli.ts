@@ -9,6 +9,7 @@ const SERVER_FLAGS_HELP = `  --host (GHOST_HOST, 127.0.0.1)         --port (GHOS
   --config (GHOST_CONFIG, JSON or YAML)  --log-level (LOG_LEVEL)
   --public-url (GHOST_PUBLIC_URL)        --drain-delay-ms (GHOST_DRAIN_DELAY_MS, 5000)
   --database-schema (GHOST_DATABASE_SCHEMA, ghost_runner)
+  --metrics-public (GHOST_METRICS_PUBLIC, false)
   --notify-urls (GHOST_NOTIFY_URLS, url,…) --notify-secret (GHOST_NOTIFY_SECRET, whsec_…)
   -h, --help
 `

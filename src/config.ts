@@ -54,6 +54,9 @@ export const Config = Type.Object(
     publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     drainDelayMs: Type.Integer({ minimum: 0, default: 5000 }),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+    // Counts and timings only, but they still describe the deployment (targets, runners, load):
+    // behind the API's credentials unless a trusted network makes a scraper token needless.
+    metricsPublic: Type.Boolean({ default: false, description: 'Serve GET /metrics without credentials' }),
     health: Type.Object(
       {
         failuresToFail: Type.Integer({ minimum: 1, default: 1 }),
@@ -122,6 +125,7 @@ const VARIABLES = {
   GHOST_PUBLIC_URL: { key: 'publicUrl', flag: 'public-url' },
   GHOST_DRAIN_DELAY_MS: { key: 'drainDelayMs', flag: 'drain-delay-ms' },
   LOG_LEVEL: { key: 'logLevel', flag: 'log-level' },
+  GHOST_METRICS_PUBLIC: { key: 'metricsPublic', flag: 'metrics-public' },
   // The secret comes from GHOST_NOTIFY_SECRET (below): one secret signs every URL given here.
   GHOST_NOTIFY_URLS: { key: 'notifications', flag: 'notify-urls' },
 } as const satisfies Record<string, { key: keyof Config; flag: string }>

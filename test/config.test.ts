@@ -15,6 +15,8 @@ it('reads defaults, environment, then flags, in rising precedence', () => {
   assert.equal(c.store, 'sqlite')
   assert.deepEqual(Object.keys(c.workspaces), ['default'])
   assert.equal(c.workspaces.default!.path, '/srv/data/workspaces/default')
+  assert.equal(c.metricsPublic, false)
+  assert.equal(loadConfig({ GHOST_METRICS_PUBLIC: 'true' }).metricsPublic, true)
 })
 
 it('parses GHOST_WORKSPACES and lets a DATABASE_URL select PostgreSQL', () => {
@@ -48,6 +50,7 @@ const BAD: [Record<string, string>, string[], RegExp][] = [
   [{ GHOST_API_TOKENS: 'short' }, [], /^GHOST_API_TOKENS: /],
   [{ GHOST_WORKSPACES: 'nopath' }, [], /^GHOST_WORKSPACES: /],
   [{ LOG_LEVEL: 'loud' }, [], /^LOG_LEVEL: /],
+  [{ GHOST_METRICS_PUBLIC: 'yes' }, [], /^GHOST_METRICS_PUBLIC: /],
   [{ GHOST_DATABASE_SCHEMA: 'Ghost; DROP' }, [], /^GHOST_DATABASE_SCHEMA: /],
   [{ GHOST_CONFIG: '/nonexistent/ghost.yaml' }, [], /^GHOST_CONFIG: cannot read/],
 ]

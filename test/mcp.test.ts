@@ -124,7 +124,7 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   })
 
   it('MCP requests are timed under their route like any other', async () => {
-    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics', headers: auth })).body
     assert.match(metrics, /ghost_http_request_duration_seconds_count\{method="POST",route="\/mcp",status_code="200"\} [1-9]/)
   })
 

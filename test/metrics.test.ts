@@ -104,7 +104,7 @@ function checkHistogram(name: string, f: Family) {
 
 type App = Awaited<ReturnType<typeof testApp>>
 
-async function scrape(app: App | ReturnType<typeof Fastify>, headers: Record<string, string> = {}) {
+async function scrape(app: App | ReturnType<typeof Fastify>, headers: Record<string, string> = auth) {
   const res = await app.inject({ method: 'GET', url: '/metrics', headers })
   assert.equal(res.statusCode, 200, res.body)
   assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
@@ -163,7 +163,7 @@ async function metricsOnly(store: Store, opts: MetricsOptions) {
 }
 
 describe('GET /metrics', () => {
-  it('is open, parses as the text format, and carries every family with its labels', async () => {
+  it('parses as the text format, and carries every family with its labels', async () => {
     const app = await testApp()
     await post(app, 1)
     const m = await scrape(app)
@@ -310,12 +310,23 @@ describe('GET /metrics', () => {
     assert.ok(value(m, 'process_resident_memory_bytes')! > 0)
   })
 
-  it('requires credentials when registered with requireAuth', async () => {
+  it('requires the API credentials by default, and none with metricsPublic', async () => {
+    const app = await testApp()
+    for (const headers of [{}, { authorization: 'Bearer not-the-token-0123456789' }]) {
+      const denied = await app.inject({ method: 'GET', url: '/metrics', headers })
+      assert.equal(denied.statusCode, 401)
+      assert.equal(denied.json().code, 'UNAUTHORIZED')
+    }
+    assert.equal(value(await scrape(app, auth), 'ghost_store_up'), 1)
+
+    const open = await testApp({ metricsPublic: true })
+    assert.equal(value(await scrape(open, {}), 'ghost_store_up'), 1)
+  })
+
+  it('requireAuth overrides the setting', async () => {
     const { store } = await flakyStore()
     const app = await metricsOnly(store, { requireAuth: true })
-    const denied = await app.inject({ method: 'GET', url: '/metrics' })
-    assert.equal(denied.statusCode, 401)
-    assert.equal(denied.json().code, 'UNAUTHORIZED')
+    assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401)
     assert.equal(value(await scrape(app, auth), 'ghost_store_up'), 1)
   })
 })

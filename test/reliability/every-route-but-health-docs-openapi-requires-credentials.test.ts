@@ -3,9 +3,9 @@ import { it } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import { testApp } from '../helper.js'
 
-// The only routes anyone may call without credentials. /metrics is public by design (Prometheus
-// scrapers; it carries counts, never payloads or secrets).
-const PUBLIC = [/^\/health(\/(live|startup|ready))?$/, /^\/docs(\/.*)?$/, /^\/openapi\.json$/, /^\/metrics$/]
+// The only routes anyone may call without credentials (/metrics joins them only when
+// GHOST_METRICS_PUBLIC says so; the default is checked here).
+const PUBLIC = [/^\/health(\/(live|startup|ready))?$/, /^\/docs(\/.*)?$/, /^\/openapi\.json$/]
 
 /** Every (method, path) the app serves, read from its route tree so a new route cannot be missed. */
 function routes(tree: string): { method: string; path: string }[] {
@@ -31,7 +31,7 @@ it('every route other than health, docs and openapi answers 401 UNAUTHORIZED wit
 
   const isProtected = all.filter((r) => !PUBLIC.some((p) => p.test(r.path)))
   const paths = new Set(isProtected.map((r) => r.path))
-  for (const known of ['/webhook', '/patches', '/patches/:id', '/patches/:id/cancel', '/patches/:id/events', '/mcp']) {
+  for (const known of ['/webhook', '/patches', '/patches/:id', '/patches/:id/cancel', '/patches/:id/events', '/mcp', '/metrics']) {
     assert.ok(paths.has(known), `${known} missing from the protected routes parsed: ${[...paths].join(', ')}`)
   }
   for (const { method, path } of isProtected) {
