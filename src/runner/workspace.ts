@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, realpath, stat } from 'node:fs/promises'
+import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { WorkspaceConfig } from '../config.js'
 import { git, gitMaybe } from './git.js'
@@ -26,6 +27,43 @@ async function isEmptyDir(dir: string): Promise<boolean> {
   return (await readdir(dir)).length === 0
 }
 
+/** An existing directory with nothing in it (false for a file, so the checks below can say so). */
+async function isEmptyDirectory(p: string): Promise<boolean> {
+  return (await stat(p)).isDirectory() && (await isEmptyDir(p))
+}
+
+/** A clone of a large repository over a slow link takes a while, but not forever. */
+const CLONE_TIMEOUT_MS = 15 * 60_000
+
+/**
+ * Clones the workspace's remote into its (missing or empty) path and checks out the configured
+ * branch, so a runner on a new machine needs nothing done by hand. The clone is made beside the
+ * path and renamed into place when complete: a clone cut short (timeout, crash) never leaves a
+ * half-made repository at the path for the next start to mistake for the workspace. An empty
+ * remote, or one without the branch, leaves the branch unborn: the first patch's push creates it.
+ */
+async function cloneWorkspace(ws: WorkspaceConfig & { remote: string }): Promise<void> {
+  const root = path.resolve(ws.path)
+  const parent = path.dirname(root)
+  await mkdir(parent, { recursive: true })
+  const temp = path.join(parent, `.${path.basename(root)}.clone-${randomBytes(4).toString('hex')}`)
+  try {
+    await git(['clone', '-q', '--no-checkout', '--origin', 'origin', '--', ws.remote, temp], { cwd: parent, timeoutMs: CLONE_TIMEOUT_MS })
+    await git(['symbolic-ref', 'HEAD', `refs/heads/${ws.branch}`], { cwd: temp })
+    const fetched = await gitMaybe(['rev-parse', '--verify', '-q', `refs/remotes/origin/${ws.branch}^{commit}`], { cwd: temp })
+    if (fetched !== null) await git(['reset', '-q', '--hard', fetched.trim()], { cwd: temp })
+    // Replaces the path only while it is still missing or an empty directory.
+    await rename(temp, root).catch(async (err: NodeJS.ErrnoException) => {
+      // Another process sharing the path cloned it first: its clone is the workspace now.
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err
+      await rm(temp, { recursive: true, force: true })
+    })
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true }).catch(() => {})
+    throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `could not clone the workspace's remote into ${root}`, { detail: String(err) })
+  }
+}
+
 /** Where a usable workspace lives: its real top-level directory and its absolute git dir. */
 export interface LocatedWorkspace {
   root: string
@@ -33,14 +71,18 @@ export interface LocatedWorkspace {
 }
 
 /**
- * Makes sure the workspace exists (created with an empty first commit when it is a missing or
- * empty directory under the data dir) and is the top of its own git repository. One git
- * process: the runner pays this per patch.
+ * Makes sure the workspace exists and is the top of its own git repository. A missing path or
+ * an empty directory is cloned from the workspace's remote when it has one; otherwise, under
+ * the data dir, created with an empty first commit. One git process when it exists: the runner
+ * pays this per patch.
  */
 export async function locateWorkspace(ws: WorkspaceConfig, opts: PrepareOptions): Promise<LocatedWorkspace> {
   const root = ws.path
   const creatable = inside(opts.dataDir, root)
-  if (!existsSync(root) || (creatable && (await isEmptyDir(root)))) {
+  const { remote } = ws
+  if (remote !== undefined && (!existsSync(root) || (await isEmptyDirectory(root)))) {
+    await cloneWorkspace({ ...ws, remote })
+  } else if (!existsSync(root) || (creatable && (await isEmptyDir(root)))) {
     if (!creatable) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace directory does not exist: ${root}`)
     await mkdir(root, { recursive: true })
     await git(['init', '-q', '-b', ws.branch], { cwd: root })
