@@ -22,7 +22,7 @@ export interface ExecuteContext {
   config: Config
   runnerId: string
   claimed: ClaimedPatch
-  lease: Pick<LeaseKeeper, 'signal' | 'check'>
+  lease: Pick<LeaseKeeper, 'signal' | 'check'> & Partial<Pick<LeaseKeeper, 'settle'>>
   log: RunnerLogger
   /** Told whether the target's workspace is blocked (null: usable again), for the runner heartbeat. */
   onBlocked?: (target: string, block: WorkspaceBlock | null) => void
@@ -279,6 +279,8 @@ export async function recordOutcome(store: Store, claimed: ClaimedPatch, outcome
 /** Runs and records one claimed patch. */
 export async function executePatch(ctx: ExecuteContext): Promise<Outcome> {
   const outcome = await runPatch(ctx)
+  // Recording ends the lease: a heartbeat that then finds it gone is no news.
+  ctx.lease.settle?.()
   faultPoint('recording')
   const recorded = await recordOutcome(ctx.store, ctx.claimed, outcome)
   faultPoint('recorded')

@@ -15,6 +15,8 @@ export class LeaseKeeper {
   #timer: NodeJS.Timeout | undefined
   #expiresAt: number
   #beat: Promise<void> = Promise.resolve()
+  /** Set once the patch's outcome is being recorded: recording it ends the lease. */
+  #settled = false
 
   constructor(
     private readonly store: Store,
@@ -42,6 +44,15 @@ export class LeaseKeeper {
     this.#timer.unref()
   }
 
+  /**
+   * Says the outcome is about to be recorded. Recording ends the lease, so a heartbeat already
+   * in flight (or one more before stop()) that finds it gone is expected, not a lost lease; if
+   * the store refuses the outcome itself, whoever records it says so.
+   */
+  settle(): void {
+    this.#settled = true
+  }
+
   /** Throws LeaseLostError when the lease is gone: a checkpoint before each irreversible step. */
   check(): void {
     if (this.lost || Date.now() >= this.#expiresAt) {
@@ -67,7 +78,8 @@ export class LeaseKeeper {
 
   #lose(reason: string): void {
     if (this.lost) return
-    this.log.warn({ reason }, 'lease lost: abandoning the patch')
+    if (this.#settled) this.log.debug({ reason }, 'lease ended with the recorded outcome')
+    else this.log.warn({ reason }, 'lease lost: abandoning the patch')
     this.#controller.abort(new LeaseLostError(reason))
   }
 
