@@ -1,4 +1,4 @@
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import sensible from '@fastify/sensible'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -29,10 +29,17 @@ export interface BuildOptions {
   runner?: boolean
 }
 
+// Load balancers and scrapers call these every few seconds from many places: their request
+// lines would drown the log, so they are written only at debug level.
+const POLLED_ROUTES = new Set(['/health', '/health/live', '/health/startup', '/health/ready', '/metrics'])
+const VERBOSE = new Set(['debug', 'trace'])
+const quietWhenPolled = (request: FastifyRequest) => POLLED_ROUTES.has(request.routeOptions.url ?? '') && !VERBOSE.has(request.log.level)
+
 /** The one composition root: every plugin, probe and route is registered here, in this order. */
 export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const app = Fastify({
     logger: opts.logger ?? false,
+    logController: new LogController({ disableRequestLogging: quietWhenPolled }),
     bodyLimit: LIMITS.bodyBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
