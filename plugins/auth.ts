@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isLoopback } from '../src/config.js'
@@ -6,7 +6,7 @@ import { secretKey, verify, type SignatureFailure, type SignatureHeaders } from 
 
 export type Principal = { kind: 'token' } | { kind: 'signature'; webhookId: string } | { kind: 'anonymous-loopback' }
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
+const digest = (s: string) => hash('sha256', s, 'buffer')
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -180,9 +180,11 @@ export default fp<MetricsOptions>(
       registers,
     })
     // The route pattern, never the URL: ids in paths would make a series per patch.
-    app.addHook('onResponse', async (request, reply) => {
+    // A callback hook, not an async one: it runs on every request, health polls included.
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched'
       duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+      done()
     })
 
     const tally = new PatchTally(app.store)
