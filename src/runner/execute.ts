@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Config, WorkspaceConfig } from '../config.js'
 import type { CheckResult, PatchError, PatchRecord, PatchResult } from '../schemas/record.js'
-import type { ClaimedPatch, Store } from '../store/port.js'
+import { VERIFY_ONLY_REASON, verifyOnly, type ClaimedPatch, type Store } from '../store/port.js'
 import { runChecks, toCheckResult, type CheckProcess } from './checks.js'
 import { commitChanges, commitMessage, createTag, deleteTag, fileStats, findCommitByPatchId, tagName, tagProblem, tagTarget, undoCommit } from './commit.js'
 import { faultPoint } from '../fault-point.js'
@@ -34,8 +34,11 @@ export type Outcome =
   | { status: 'failed' | 'rejected'; error: PatchError; result: PatchResult | null }
   /** The lease was lost: the tree is restored and nothing may be recorded. */
   | { status: 'abandoned'; reason: string }
-  /** Try again later: another runner holds the workspace, or lost a push race. Back to the head of its lane. */
-  | { status: 'release'; reason: 'workspace_busy' | 'push_rejected'; detail: string }
+  /**
+   * Try again later: another runner holds the workspace, lost a push race, or (`unverified`) a
+   * verification-only claim could not search the remote's branch. Back to the head of its lane.
+   */
+  | { status: 'release'; reason: 'workspace_busy' | 'push_rejected' | 'unverified'; detail: string }
 
 class PushRejected extends Error {
   override readonly name = 'PushRejected'
@@ -121,11 +124,50 @@ async function completeLanded(ws: WorkspaceConfig, root: string, record: PatchRe
   return { status: 'applied', recovered: true, result: { commit, tag, files: await fileStats(root, commit), checks: [], durations_ms: {} } }
 }
 
+/** A verification-only claim that cannot tell whether the patch landed (the remote is out of reach, the tree is not clean). */
+class Unverified extends Error {
+  override readonly name = 'Unverified'
+}
+
+/**
+ * The store gave the patch up after its last attempt lost its lease (verifyOnly): the runner may
+ * have died between its commit and recording it, so the branch, not the store, says how it
+ * ended. Never applies the patch: applied with the commit an earlier attempt landed, otherwise
+ * failed LEASE_LOST. recoverInterrupted has already undone a journaled write that never committed.
+ */
+async function verifyLanded(ctx: ExecuteContext, ws: WorkspaceConfig, root: string, gitDir: string, timer: PhaseTimer): Promise<Outcome> {
+  const { record } = ctx.claimed
+  let landed = await findCommitByPatchId(root, ws.branch, record.id)
+  if (landed === null && ws.remote !== undefined) {
+    // A runner on another host may have pushed it: catch up with the remote (from a clean tree) and look again.
+    const { block, head } = await inspectWorkspace(ws, gitDir, { switchBranch: true })
+    ctx.onBlocked?.(record.target, block)
+    if (block !== null) throw new Unverified(block.message)
+    try {
+      await syncFromRemote(ws, root, { local: head, patchId: record.id, log: ctx.log })
+    } catch (err) {
+      if (err instanceof PatchFailure) throw new Unverified(err.message)
+      throw err
+    }
+    landed = await findCommitByPatchId(root, ws.branch, record.id)
+  }
+  if (landed !== null) return completeLanded(ws, root, record, landed, ctx.log)
+  return notLanded(record, ctx.config.runner.maxAttempts, `no commit for the patch is on ${ws.branch}`, timer)
+}
+
+/** The verified end of a patch given up after its last lost lease, when nothing of it landed. */
+function notLanded(record: PatchRecord, maxAttempts: number, why: string, timer: PhaseTimer): Outcome {
+  const runner = record.events.findLast((e) => e.reason === VERIFY_ONLY_REASON)?.detail ?? 'unknown'
+  const failure = new PatchFailure('failed', 'LEASE_LOST', `lease lost on the last of ${maxAttempts} attempts (last runner ${runner}); ${why}, and it was not applied again`)
+  return { status: 'failed', error: failure.toPatchError(), result: { commit: null, tag: null, files: [], checks: [], durations_ms: timer.durations } }
+}
+
 async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: string, gitDir: string, timer: PhaseTimer): Promise<Outcome> {
   const { record } = ctx.claimed
   const { lease, log } = ctx
   lease.check()
   await recoverInterrupted(ws, root, gitDir, log)
+  if (verifyOnly(record)) return verifyLanded(ctx, ws, root, gitDir, timer)
 
   // Before the dirty check: a patch that already landed is applied whatever the tree holds now.
   // Only an earlier attempt can have landed it, so a first attempt skips searching the history.
@@ -240,7 +282,12 @@ export async function runPatch(ctx: ExecuteContext): Promise<Outcome> {
     return outcome
   } catch (err) {
     if (err instanceof WorkspaceBusyError) return { status: 'release', reason: 'workspace_busy', detail: err.message }
-    if (err instanceof PushRejected) return afterLostRace(record, ctx.config.runner.maxAttempts, err.message, timer)
+    if (err instanceof Unverified) return { status: 'release', reason: 'unverified', detail: err.message }
+    if (err instanceof PushRejected) {
+      // Verifying, the only push is of an earlier attempt's commit; rejected, that commit was dropped.
+      if (verifyOnly(record)) return notLanded(record, ctx.config.runner.maxAttempts, 'its commit never reached the remote, which moved on', timer)
+      return afterLostRace(record, ctx.config.runner.maxAttempts, err.message, timer)
+    }
     if (err instanceof LeaseLostError) return { status: 'abandoned', reason: err.message }
     const failure =
       err instanceof PatchFailure

@@ -263,7 +263,8 @@ export class Runner {
       isGone: (holder) => this.#holderGone(holder),
     })
       .then((outcome) => {
-        if (outcome.status === 'release' && outcome.reason === 'workspace_busy') this.#cooldown.set(record.target, Date.now() + Math.max(this.#config.runner.pollMs * 10, 2000))
+        // Claiming again at once would find the workspace held, or the remote out of reach, again.
+        if (outcome.status === 'release' && outcome.reason !== 'push_rejected') this.#cooldown.set(record.target, Date.now() + Math.max(this.#config.runner.pollMs * 10, 2000))
       })
       .catch((err: unknown) => log.error({ err }, 'recording the patch outcome failed; the lease will expire and the patch be retried'))
       .finally(async () => {

@@ -13,8 +13,20 @@ import type { PatchError, PatchRecord, PatchResult, PatchStatus, PatchSummary } 
  * - fail(): the error's `code` (→ failed | rejected, detail: the error's message);
  * - release(): the caller's reason (→ queued); cancel(): the caller's reason or `cancelled`;
  * - reapExpired(): `lease_expired` (→ queued, detail: the lost runner's id) or, once attempts
- *   reach maxAttempts, `LEASE_LOST` (→ failed, with an error of that code).
+ *   reach maxAttempts, `lease_expired_verify` (→ queued, same detail). Lease expiry never fails
+ *   a patch: see reapExpired.
  */
+
+/**
+ * The event reason that hands a patch to a verification-only claim. Every claim of a patch
+ * whose events hold it must not apply the patch: it records applied when the patch's commit
+ * is found on the branch (an earlier attempt landed it), otherwise failed LEASE_LOST.
+ */
+export const VERIFY_ONLY_REASON = 'lease_expired_verify'
+
+/** Whether a claim of this patch may only look for its commit, never apply it (see VERIFY_ONLY_REASON). */
+export const verifyOnly = (record: Pick<PatchRecord, 'events'>): boolean => record.events.some((e) => e.reason === VERIFY_ONLY_REASON)
+
 export interface EnqueueInput {
   /** Server-generated, URL-safe id. */
   id: string
@@ -75,7 +87,7 @@ export type CancelResult =
   | { outcome: 'not_found' }
   | { outcome: 'not_cancellable'; record: PatchRecord }
 
-/** How a lost lease ends: retried, or failed when the patch has been attempted too often. */
+/** How a lost lease ends: retried, or (attempted maxAttempts times) handed to a verification-only claim. */
 export interface ReapOptions {
   now?: number
   maxAttempts: number
@@ -150,8 +162,14 @@ export interface Store {
   /** Puts a running patch back at the head of its lane (e.g. a lost push race); attempts are kept. */
   release(id: string, token: number, reason: string, detail?: string): Promise<boolean>
   /**
-   * Leases with lease_expires_at <= now go back to queued (attempts kept), or to failed with
-   * error code LEASE_LOST when attempts >= maxAttempts. Resolves to the number of leases ended.
+   * Leases with lease_expires_at <= now go back to queued (attempts kept), at the head of their
+   * lane, with reason `lease_expired`. Once attempts >= maxAttempts the reason is
+   * `lease_expired_verify` (VERIFY_ONLY_REASON): the patch is not tried again, but it is not
+   * failed here either, because its runner may have died between its commit and recording it
+   * and only a runner can look at the branch. The next claim verifies: applied with the commit
+   * it finds, else failed LEASE_LOST. A verification claim whose lease expires is requeued the
+   * same way; it writes nothing of the patch and runs no check, so unlike an apply it cannot be
+   * what kills its runner again and again. Resolves to the number of leases ended.
    */
   reapExpired(opts: ReapOptions): Promise<number>
   get(id: string): Promise<PatchRecord | null>

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, describe, it } from 'node:test'
 import type { NormalizedPatch } from '../../src/schemas/patch.js'
 import type { PatchError, PatchEvent, PatchRecord, PatchResult } from '../../src/schemas/record.js'
-import type { ClaimedPatch, EnqueueInput, Store } from '../../src/store/port.js'
+import { VERIFY_ONLY_REASON, verifyOnly, type ClaimedPatch, type EnqueueInput, type Store } from '../../src/store/port.js'
 import { outboxConformance } from './outbox-conformance.js'
 
 export interface ConformanceOptions {
@@ -370,7 +370,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         assert.equal(await store.heartbeat(c.record.id, c.token, 5000, t + 5600), false, 'a reaped lease cannot be revived')
       })
 
-      it('fails with LEASE_LOST once attempts reach maxAttempts, and the lane advances', async () => {
+      it('never fails a lost lease: from maxAttempts on it is requeued for a verification-only claim, at the head of its lane', async () => {
         const store = await fresh()
         const [a1, a2] = await lane(store, 'a', 2)
         const t = Date.now()
@@ -379,32 +379,52 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         assert.equal((await store.get(a1?.id ?? ''))?.status, 'queued')
         const again = await claimed(store, null, 100, t + 200)
         assert.equal(again.record.id, a1?.id)
+        assert.equal(verifyOnly(again.record), false, 'the second attempt may still apply')
         assert.equal(await store.reapExpired({ now: t + 300, maxAttempts: 2 }), 1)
-        const lost = await store.get(a1?.id ?? '')
-        assert.equal(lost?.status, 'failed')
-        assert.equal(lost?.attempts, 2)
-        assert.equal(lost?.error?.code, 'LEASE_LOST')
-        assert.equal(typeof lost?.error?.message, 'string')
-        assert.equal(lost?.result, null)
-        assert.equal(lost?.finished_at, new Date(t + 300).toISOString())
-        assert.deepEqual(lost?.events.map((e) => [e.status, e.reason]), [
+        const back = await store.get(a1?.id ?? '')
+        assert.equal(back?.status, 'queued', 'the runner may have committed before it died: only a runner can tell')
+        assert.equal(back?.attempts, 2)
+        assert.equal(back?.error, null)
+        assert.equal(back?.result, null)
+        assert.equal(back?.finished_at, null)
+        assert.deepEqual(back?.events.at(-1), { at: new Date(t + 300).toISOString(), status: 'queued', reason: VERIFY_ONLY_REASON, detail: 'runner-1' })
+        assert.deepEqual(back?.events.map((e) => [e.status, e.reason]), [
           ['queued', 'enqueued'],
           ['running', 'claimed'],
           ['queued', 'lease_expired'],
           ['running', 'claimed'],
-          ['failed', 'LEASE_LOST'],
+          ['queued', VERIFY_ONLY_REASON],
         ])
-        assert.equal(await store.complete(again.record.id, again.token, RESULT), false)
+        assert.equal(await store.complete(again.record.id, again.token, RESULT), false, 'the lost lease stays fenced off')
+
+        // The verification claim: still the head of its lane, marked verify-only.
+        const verify = await claimed(store, null, 100, t + 400)
+        assert.equal(verify.record.id, a1?.id)
+        assert.equal(verify.record.attempts, 3)
+        assert.equal(verifyOnly(verify.record), true)
+        // A verification claim that loses its lease too is requeued the same way, never failed.
+        assert.equal(await store.reapExpired({ now: t + 500, maxAttempts: 2 }), 1)
+        const still = await store.get(a1?.id ?? '')
+        assert.equal(still?.status, 'queued')
+        assert.equal(still?.events.at(-1)?.reason, VERIFY_ONLY_REASON)
+        // The runner that verifies records the truth itself; then the lane advances.
+        const last = await claimed(store, null, 100, t + 600)
+        assert.equal(last.record.id, a1?.id)
+        assert.equal(verifyOnly(last.record), true)
+        assert.equal(await store.fail(last.record.id, last.token, 'failed', { code: 'LEASE_LOST', message: 'no commit landed' }, null), true)
+        assert.equal((await store.get(a1?.id ?? ''))?.error?.code, 'LEASE_LOST')
         assert.equal((await claimed(store)).record.id, a2?.id)
       })
 
-      it('maxAttempts 1 fails on the first lost lease', async () => {
+      it('maxAttempts 1 requeues the first lost lease for verification only', async () => {
         const store = await fresh()
         const [a1] = await lane(store, 'a', 1)
         const t = Date.now()
         await claimed(store, null, 10, t)
         assert.equal(await store.reapExpired({ now: t + 10, maxAttempts: 1 }), 1)
-        assert.equal((await store.get(a1?.id ?? ''))?.status, 'failed')
+        const back = await store.get(a1?.id ?? '')
+        assert.equal(back?.status, 'queued')
+        assert.equal(back && verifyOnly(back), true)
       })
     })
 

@@ -1,5 +1,6 @@
 import { now } from './clock.js'
 import { outboxCte } from './deliveries.js'
+import { VERIFY_ONLY_REASON } from '../port.js'
 
 // Every statement that ends or extends a lease names the token: a runner that lost its lease
 // (reaped, re-claimed by another) matches no row, whatever it believes.
@@ -53,36 +54,30 @@ export const releaseSql = (s: string) => `
  * $1 now (or null), $2 max attempts, $3 and $4 the subscribed (url, status) pairs. SKIP LOCKED
  * lets gateways reap concurrently without waiting on each other or on a runner's heartbeat; a
  * lease whose heartbeat committed after the snapshot is re-checked against its newest row and
- * left alone.
+ * left alone. Every expired lease is requeued, never failed: from maxAttempts on the reason
+ * hands the patch to a verification-only claim, since its runner may have committed before it
+ * died (see Store.reapExpired).
  */
 export const reapSql = (s: string) => `
   WITH t AS (SELECT ${now('$1')} AS now),
   expired AS (
-    SELECT p.id, p.attempts, coalesce(p.lease_owner, 'unknown') AS owner,
-      format('lease lost on attempt %s of %s (last runner %s)', p.attempts, $2::int, coalesce(p.lease_owner, 'unknown')) AS message
+    SELECT p.id, coalesce(p.lease_owner, 'unknown') AS owner,
+      CASE WHEN p.attempts >= $2::int THEN '${VERIFY_ONLY_REASON}' ELSE 'lease_expired' END AS reason
     FROM ${s}.patches p, t
     WHERE p.status = 'running' AND p.lease_expires_at <= t.now
     ORDER BY p.seq
     FOR UPDATE OF p SKIP LOCKED
   ),
-  lost AS (
-    UPDATE ${s}.patches p
-    SET status = 'failed', result = NULL, error = json_build_object('code', 'LEASE_LOST', 'message', e.message),
-      lease_expires_at = NULL, finished_at = t.now, updated_at = t.now
-    FROM expired e, t
-    WHERE p.id = e.id AND e.attempts >= $2::int
-    RETURNING p.id, p.seq, p.updated_at AS at, 'failed' AS status, 'LEASE_LOST' AS reason, e.message AS detail
-  ),
   retried AS (
     UPDATE ${s}.patches p
     SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = t.now
     FROM expired e, t
-    WHERE p.id = e.id AND e.attempts < $2::int
-    RETURNING p.id, p.seq, p.updated_at AS at, 'queued' AS status, 'lease_expired' AS reason, e.owner AS detail
+    WHERE p.id = e.id
+    RETURNING p.id, p.seq, p.updated_at AS at, e.reason, e.owner AS detail
   ),
   ev AS (
     INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
-    SELECT id, at, status, reason, detail FROM (SELECT * FROM lost UNION ALL SELECT * FROM retried) x ORDER BY seq
+    SELECT id, at, 'queued', reason, detail FROM retried ORDER BY seq
     RETURNING patch_id, at, status, reason, detail
   ),${outboxCte(s, 'ev', '$3', '$4')}
   SELECT 1 FROM ev`

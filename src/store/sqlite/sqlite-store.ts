@@ -18,6 +18,7 @@ import type {
   Store,
   TargetCounts,
 } from '../port.js'
+import { VERIFY_ONLY_REASON } from '../port.js'
 import { newDeliveryId, outcomeColumns, Subscriptions } from '../outbox.js'
 import { toDelivery, toJob } from './deliveries.js'
 import { GroupCommit, type GroupCommitStats, type ItemOutcome } from './group-commit.js'
@@ -237,19 +238,10 @@ export class SqliteStoreImpl implements SqliteStore {
       .transaction(() => {
         let n = 0
         for (const lease of st.expired.all(now)) {
-          const owner = lease.lease_owner ?? 'unknown'
-          if (lease.attempts >= opts.maxAttempts) {
-            const error: PatchError = {
-              code: 'LEASE_LOST',
-              message: `lease lost on attempt ${lease.attempts} of ${opts.maxAttempts} (last runner ${owner})`,
-            }
-            const changed = st.finish.run({ id: lease.id, token: lease.lease_token, status: 'failed', result: null, error: JSON.stringify(error), now })
-            if (changed.changes !== 1) continue
-            this.event(st, { patch_id: lease.id, at: now, status: 'failed', reason: error.code, detail: error.message })
-          } else {
-            if (st.requeue.run({ id: lease.id, token: lease.lease_token, now }).changes !== 1) continue
-            this.event(st, { patch_id: lease.id, at: now, status: 'queued', reason: 'lease_expired', detail: owner })
-          }
+          // Never failed here: the runner may have committed before it died (see Store.reapExpired).
+          const reason = lease.attempts >= opts.maxAttempts ? VERIFY_ONLY_REASON : 'lease_expired'
+          if (st.requeue.run({ id: lease.id, token: lease.lease_token, now }).changes !== 1) continue
+          this.event(st, { patch_id: lease.id, at: now, status: 'queued', reason, detail: lease.lease_owner ?? 'unknown' })
           n += 1
         }
         return n
