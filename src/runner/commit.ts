@@ -51,8 +51,19 @@ export async function findCommitByPatchId(root: string, branch: string, id: stri
   return null
 }
 
+/**
+ * Where git's own answer is certain without asking it: a one-paragraph message (every line has
+ * text; no comment or `Conflicts:` line, which git sets aside) is all title, so it has no trailer
+ * block and the trailer goes in a new paragraph. Most messages are like this, and each git
+ * process costs a fork of this process. (JavaScript's trim() drops a superset of C's isspace, so
+ * a line git might not call blank only sends the message to git.)
+ */
+const isOnePlainParagraph = (message: string) =>
+  message !== '' && message.split('\n').every((line) => line.trim() !== '' && !line.startsWith('#') && !line.startsWith('Conflicts:'))
+
 /** The message with the Patch-Id trailer appended where git will parse it, whatever the repository configures. */
-async function withTrailer(root: string, message: string, id: string): Promise<string> {
+export async function withTrailer(root: string, message: string, id: string): Promise<string> {
+  if (isOnePlainParagraph(message)) return `${message}\n\n${TRAILER}: ${id}\n`
   return git(
     ['interpret-trailers', '--no-divider', '--where', 'end', '--if-exists', 'add', '--if-missing', 'add', '--trailer', `${TRAILER}: ${id}`],
     { cwd: root, input: `${message}\n` },
