@@ -53,6 +53,7 @@ export class Runner {
   #running = false
   #pumping = false
   #pumpAgain = false
+  #recheckingBlocked = false
   #stopped: Promise<void> | undefined
   #unsubscribe: (() => void) | undefined
 
@@ -173,22 +174,37 @@ export class Runner {
   }
 
   async #tick(): Promise<void> {
-    // A blocked workspace is looked at again, so health clears once the person commits or stashes.
-    const busy = new Set([...this.#inFlight.keys()].map((id) => this.#targets.get(id)))
-    for (const target of [...this.#blocked.keys()]) {
-      const ws = this.#config.workspaces[target]
-      if (!ws || busy.has(target)) continue
-      try {
-        await prepareWorkspace(ws, { dataDir: this.#config.dataDir })
-        this.#setBlocked(target, await workspaceBlock(ws))
-      } catch {
-        // still unusable; the block stays as it was
-      }
-    }
+    // Not awaited: preparing a workspace may mean cloning it, which must not hold up the heartbeat.
+    void this.#recheckBlocked()
     try {
       await this.#heartbeat()
     } catch (err) {
       this.#log.warn({ err }, 'runner heartbeat failed')
+    }
+  }
+
+  /**
+   * A blocked workspace is looked at again, so health clears once the person commits or
+   * stashes, or a remote that could not be cloned is reachable again. One pass at a time: a slow
+   * clone is not started again by every tick.
+   */
+  async #recheckBlocked(): Promise<void> {
+    if (this.#recheckingBlocked) return
+    this.#recheckingBlocked = true
+    try {
+      const busy = new Set([...this.#inFlight.keys()].map((id) => this.#targets.get(id)))
+      for (const target of [...this.#blocked.keys()]) {
+        const ws = this.#config.workspaces[target]
+        if (!ws || busy.has(target)) continue
+        try {
+          await prepareWorkspace(ws, { dataDir: this.#config.dataDir })
+          this.#setBlocked(target, await workspaceBlock(ws))
+        } catch {
+          // still unusable; the block stays as it was
+        }
+      }
+    } finally {
+      this.#recheckingBlocked = false
     }
   }
 

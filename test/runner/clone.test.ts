@@ -3,8 +3,9 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { PatchFailure } from '../../src/runner/failure.js'
+import { Runner } from '../../src/runner/runner.js'
 import { prepareWorkspace } from '../../src/runner/workspace.js'
-import { commitsFor, enqueue, git, makeWorkspace, openTestStore, patch, runNext, runnerConfig, status, tempDir, workspace } from '../helpers/git.js'
+import { commitsFor, enqueue, git, makeWorkspace, openTestStore, patch, runNext, runnerConfig, silentLogger, status, tempDir, workspace } from '../helpers/git.js'
 
 /** A bare remote holding `main` (with a.txt) and `other`, whose HEAD names `other`, not main. */
 function bareRemote(): string {
@@ -19,6 +20,14 @@ function bareRemote(): string {
 }
 
 const branchOf = (root: string) => git(root, 'symbolic-ref', '--short', 'HEAD').trim()
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await fn())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
 
 describe('a workspace with a remote and no local repository yet', () => {
   it('is cloned on a new machine, on the configured branch, and a patch then lands on the remote', async () => {
@@ -94,6 +103,28 @@ describe('a workspace with a remote and no local repository yet', () => {
       return true
     })
     assert.deepEqual(readdirSync(root), ['notes.txt'])
+  })
+
+  it('a runner whose remote cannot be reached yet shows the workspace blocked, then clones it once the remote is there', async () => {
+    const parent = tempDir('gr-new-machine-')
+    const root = path.join(parent, 'ws')
+    const remote = path.join(tempDir('gr-remote-'), 'later.git')
+    const config = runnerConfig({ default: workspace(root, { remote }) })
+    const store = await openTestStore()
+    const runner = new Runner({ store, config, log: silentLogger })
+    const blockedCodes = async () => ((await store.runners()).find((r) => r.id === runner.id)?.info as { blocked?: { code: string }[] } | undefined)?.blocked?.map((b) => b.code)
+    await runner.start()
+    try {
+      assert.deepEqual(await blockedCodes(), ['WORKSPACE_UNAVAILABLE'])
+      assert.equal(existsSync(root), false)
+      git(path.dirname(remote), 'clone', '-q', '--bare', bareRemote(), remote)
+      await until('the workspace to be cloned and usable', async () => (await blockedCodes())?.length === 0)
+      assert.equal(git(root, 'rev-parse', 'HEAD').trim(), git(remote, 'rev-parse', 'main').trim())
+      assert.equal(branchOf(root), 'main')
+      assert.deepEqual(readdirSync(parent), ['ws'])
+    } finally {
+      await runner.stop()
+    }
   })
 
   it('an unreachable remote leaves nothing behind and says so', async () => {
