@@ -71,10 +71,33 @@ export interface LocatedWorkspace {
 }
 
 /**
+ * Workspaces git has located, by configured path. Only a plain `.git` directory at the top is
+ * remembered (not a gitfile of a worktree or submodule), because then a few stats prove that git,
+ * started in the same directory, finds the same repository: it looks at `.git` there first and
+ * takes it when HEAD, objects and refs are in it.
+ */
+const located = new Map<string, LocatedWorkspace>()
+
+async function stillLocated(root: string, known: LocatedWorkspace): Promise<boolean> {
+  try {
+    const [real, dotGit, head, objects, refs] = await Promise.all([
+      realpath(root),
+      stat(known.gitDir),
+      stat(path.join(known.gitDir, 'HEAD')),
+      stat(path.join(known.gitDir, 'objects')),
+      stat(path.join(known.gitDir, 'refs')),
+    ])
+    return real === known.root && (await realpath(path.join(real, '.git'))) === known.gitDir && dotGit.isDirectory() && head.isFile() && objects.isDirectory() && refs.isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/**
  * Makes sure the workspace exists and is the top of its own git repository. A missing path or
  * an empty directory is cloned from the workspace's remote when it has one; otherwise, under
- * the data dir, created with an empty first commit. One git process when it exists: the runner
- * pays this per patch.
+ * the data dir, created with an empty first commit. One git process the first time, stats after
+ * that: the runner pays this per patch.
  */
 export async function locateWorkspace(ws: WorkspaceConfig, opts: PrepareOptions): Promise<LocatedWorkspace> {
   const root = ws.path
@@ -89,6 +112,9 @@ export async function locateWorkspace(ws: WorkspaceConfig, opts: PrepareOptions)
     await git(['commit', '-q', '--allow-empty', '-m', 'Initial commit'], { cwd: root, env: authorEnv(ws) })
   }
   if (!(await stat(root)).isDirectory()) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace path is not a directory: ${root}`)
+  const known = located.get(root)
+  if (known !== undefined && (await stillLocated(root, known))) return known
+  located.delete(root)
   const out = await gitMaybe(['rev-parse', '--show-toplevel', '--absolute-git-dir'], { cwd: root })
   const [top, gitDir] = out === null ? [] : out.replace(/\n$/, '').split('\n')
   if (!top || !gitDir) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace is not a git repository: ${root}`)
@@ -97,7 +123,9 @@ export async function locateWorkspace(ws: WorkspaceConfig, opts: PrepareOptions)
   if (path.resolve(top) !== real) {
     throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace is not the top of its git repository (${top}): ${root}`)
   }
-  return { root: real, gitDir }
+  const found = { root: real, gitDir }
+  if (path.join(real, '.git') === gitDir) located.set(root, found)
+  return found
 }
 
 /**
