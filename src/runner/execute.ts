@@ -35,8 +35,9 @@ export type Outcome =
   /** The lease was lost: the tree is restored and nothing may be recorded. */
   | { status: 'abandoned'; reason: string }
   /**
-   * Try again later: another runner holds the workspace, lost a push race, or (`unverified`) a
-   * verification-only claim could not search the remote's branch. Back to the head of its lane.
+   * Try again later: another runner holds the workspace, lost a push race, or (`unverified`) the
+   * remote's branch could not be searched for the commit of an attempt that lost its lease.
+   * Back to the head of its lane.
    */
   | { status: 'release'; reason: 'workspace_busy' | 'push_rejected' | 'unverified'; detail: string }
 
@@ -124,7 +125,7 @@ async function completeLanded(ws: WorkspaceConfig, root: string, record: PatchRe
   return { status: 'applied', recovered: true, result: { commit, tag, files: await fileStats(root, commit), checks: [], durations_ms: {} } }
 }
 
-/** A verification-only claim that cannot tell whether the patch landed (the remote is out of reach, the tree is not clean). */
+/** The patch may have landed on the remote, which cannot be searched now (out of reach, or the tree is not clean to sync). */
 class Unverified extends Error {
   override readonly name = 'Unverified'
 }
@@ -174,17 +175,24 @@ async function applyLocked(ctx: ExecuteContext, ws: WorkspaceConfig, root: strin
   let landed = record.attempts > 1 ? await findCommitByPatchId(root, ws.branch, record.id) : null
   if (landed !== null) return completeLanded(ws, root, record, landed, log)
 
+  // A runner on another host that lost its lease may have pushed the patch: until the remote's
+  // branch has been searched, the patch is put back rather than recorded failed or rejected.
+  const unsearched = ws.remote !== undefined && record.events.some((e) => e.reason === 'lease_expired')
+
   // One `git status` answers the dirty check, the branch check and the head to build on.
   const { block, head: inspected } = await inspectWorkspace(ws, gitDir, { switchBranch: true })
   ctx.onBlocked?.(record.target, block)
   if (block !== null) {
+    if (unsearched) throw new Unverified(block.message)
     throw new PatchFailure('rejected', block.code, block.message, {
       ...(block.paths[0] !== undefined && { path: block.paths[0] }),
       ...(block.paths.length > 0 && { detail: block.paths.join('\n') }),
     })
   }
   // Syncing with the remote may move the branch: the patch builds on the head it leaves.
-  const head = await syncFromRemote(ws, root, { local: inspected, patchId: record.id, log })
+  const head = await syncFromRemote(ws, root, { local: inspected, patchId: record.id, log }).catch((err: unknown) => {
+    throw unsearched && err instanceof PatchFailure ? new Unverified(err.message) : err
+  })
   if (ws.remote !== undefined && record.attempts > 1) {
     // A runner on another host may have landed it before losing its lease; only an earlier attempt can have.
     landed = await findCommitByPatchId(root, ws.branch, record.id)

@@ -18,6 +18,43 @@ async function commitAndDie(store: Store, config: Config): Promise<string> {
   return outcome.status === 'applied' ? outcome.result.commit! : ''
 }
 
+/** A bare remote seeded from `here`, and a second clone of it standing for another runner machine. */
+function twoHosts(): { here: string; there: string; remote: string } {
+  const here = makeWorkspace({ 'a.txt': 'a\n' })
+  const remote = path.join(tempDir('gr-remote-'), 'remote.git')
+  git(path.dirname(remote), 'init', '-q', '--bare', '-b', 'main', remote)
+  git(here, 'push', '-q', remote, 'main')
+  const there = path.join(tempDir('gr-other-host-'), 'ws')
+  git(path.dirname(there), 'clone', '-q', remote, there)
+  return { here, there, remote }
+}
+
+describe('a patch whose lease is lost before its last attempt, with a remote', () => {
+  it('is neither rejected nor failed while the remote cannot be searched for what another host pushed', async () => {
+    const { here, there, remote } = twoHosts()
+    const hostA = runnerConfig({ default: workspace(there, { remote }) })
+    const hostB = runnerConfig({ default: workspace(here, { remote }) })
+    const store = await openTestStore()
+    const id = await enqueue(store, patch({ operations: [{ op: 'write', path: 'a.txt', contents: 'b\n' }] }))
+    const commit = await commitAndDie(store, hostA)
+    assert.equal(await store.reapExpired({ maxAttempts: 3, now: FAR_FUTURE }), 1)
+    assert.equal((await store.get(id))!.events.at(-1)?.reason, 'lease_expired')
+
+    // Host B's tree has someone's work in it: it cannot fast-forward to look for the commit.
+    writeFileSync(path.join(here, 'notes.txt'), 'mine\n')
+    const blocked = await runNext(store, hostB, 'host-b')
+    assert.equal(blocked.outcome.status, 'release', JSON.stringify(blocked.outcome))
+    assert.equal(blocked.record.status, 'queued')
+    assert.equal(blocked.record.events.at(-1)?.reason, 'unverified')
+
+    git(here, 'clean', '-q', '-f')
+    const { record } = await runNext(store, hostB, 'host-b')
+    assert.equal(record.status, 'applied', JSON.stringify(record.error))
+    assert.equal(record.result!.commit, commit)
+    assert.deepEqual(commitsFor(remote, id), [commit])
+  })
+})
+
 describe('a patch whose lease is lost on its last attempt', () => {
   it('is recorded applied with the commit that landed, applied exactly once', async () => {
     const root = makeWorkspace({ 'a.txt': 'a\n' })
@@ -99,12 +136,7 @@ describe('a patch whose lease is lost on its last attempt', () => {
   })
 
   it('with a remote, finds the commit another host pushed before it died', async () => {
-    const here = makeWorkspace({ 'a.txt': 'a\n' })
-    const remote = path.join(tempDir('gr-remote-'), 'remote.git')
-    git(path.dirname(remote), 'init', '-q', '--bare', '-b', 'main', remote)
-    git(here, 'push', '-q', remote, 'main')
-    const there = path.join(tempDir('gr-other-host-'), 'ws')
-    git(path.dirname(there), 'clone', '-q', remote, there)
+    const { here, there, remote } = twoHosts()
     const runner = { leaseMs: 10_000, heartbeatMs: 200, pollMs: 50, maxAttempts: 1, concurrency: 1 }
     const hostA = runnerConfig({ default: workspace(there, { remote }) }, { runner })
     const hostB = runnerConfig({ default: workspace(here, { remote }) }, { runner })
