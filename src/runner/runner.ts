@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { realpath } from 'node:fs/promises'
 import type { Config, WorkspaceConfig } from '../config.js'
-import type { ClaimedPatch, Store } from '../store/port.js'
+import { verifyOnly, type ClaimedPatch, type Store } from '../store/port.js'
 import { faultPoint } from '../fault-point.js'
 import { executePatch } from './execute.js'
 import { PatchFailure } from './failure.js'
@@ -263,7 +263,7 @@ export class Runner {
       void this.#store.release(record.id, token, 'runner_stopping', this.id).catch((err: unknown) => log.warn({ err }, 'could not release a patch'))
       return
     }
-    log.info({ attempt: record.attempts }, 'patch claimed')
+    log.info({ attempt: record.attempts, ...(verifyOnly(record) && { verify_only: true }) }, 'patch claimed')
     const { leaseMs, heartbeatMs } = this.#config.runner
     const lease = new LeaseKeeper(this.#store, record.id, token, leaseMs, claimed.leaseExpiresAt, log)
     lease.start(heartbeatMs)
