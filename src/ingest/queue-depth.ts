@@ -9,8 +9,7 @@ export function queueDepthGauge(store: Store, cap: number, refreshMs = 500) {
   let refreshedAt = 0
   let pending: Promise<void> | null = null
   const refresh = async () => {
-    const counts = await store.counts()
-    depth = counts.reduce((n, c) => n + c.queued, 0)
+    depth = await store.queuedTotal()
     refreshedAt = Date.now()
   }
   return {

@@ -180,6 +180,8 @@ export interface Store {
   /** Sorted by id (byte order). */
   runners(): Promise<RunnerInfo[]>
   counts(): Promise<TargetCounts[]>
+  /** Patches queued in every lane: what the webhook's queue cap needs, cheaper than counts(). */
+  queuedTotal(): Promise<number>
   /** A cheap write round trip, for the webhook probe: proves the store accepts writes. */
   ping(): Promise<void>
   /** Settles (commits) enqueues already accepted, then releases the connection(s). */

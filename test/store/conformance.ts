@@ -651,6 +651,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
     it('counts queued and running per target with the oldest queued time', async () => {
       const store = await fresh()
       assert.deepEqual(await store.counts(), [])
+      assert.equal(await store.queuedTotal(), 0)
       const [, a2] = await lane(store, 'a', 3)
       const [b1] = await lane(store, 'b', 1)
       await claimed(store, ['a'])
@@ -658,9 +659,11 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         { target: 'a', queued: 2, running: 1, oldest_queued_at: Date.parse(a2?.created_at ?? '') },
         { target: 'b', queued: 1, running: 0, oldest_queued_at: Date.parse(b1?.created_at ?? '') },
       ])
+      assert.equal(await store.queuedTotal(), 3)
       const cb = await claimed(store, ['b'])
       await store.complete(cb.record.id, cb.token, RESULT)
       assert.deepEqual((await store.counts()).find((c) => c.target === 'b'), { target: 'b', queued: 0, running: 0, oldest_queued_at: null })
+      assert.equal(await store.queuedTotal(), 2)
     })
 
     it(`keeps ${burst} concurrent enqueues durable and claims them in creation order`, async () => {

@@ -27,7 +27,7 @@ import type { PatchQueuedListener, PatchSubscriber } from './listener.js'
 import type { StoreLogger } from './logger.js'
 import { runMigrations, schemaVersion } from './migrations.js'
 import type { PatchNotifier } from './notify.js'
-import { cancelSql, countsSql, getSql, listSql, pingSql, runnerHeartbeatSql, runnersSql } from './queries.js'
+import { cancelSql, countsSql, getSql, listSql, pingSql, queuedTotalSql, runnerHeartbeatSql, runnersSql } from './queries.js'
 import { instantParam, pgText, toCounts, toRecord, toRunner, toSummary, type ClaimAttemptRow, type CountRow, type PatchRow, type RunnerRow, type SummaryRow } from './rows.js'
 import { prepared, type Statement } from './prepared.js'
 import { LATEST_VERSION } from './schema.js'
@@ -68,6 +68,7 @@ interface Sql {
   get: Statement
   cancel: Statement
   counts: Statement
+  queuedTotal: Statement
   runnerHeartbeat: Statement
   runners: Statement
   ping: Statement
@@ -113,6 +114,7 @@ export class PostgresStoreImpl implements PostgresStore {
       get: prepared(getSql(s)),
       cancel: prepared(cancelSql(s)),
       counts: prepared(countsSql(s)),
+      queuedTotal: prepared(queuedTotalSql(s)),
       runnerHeartbeat: prepared(runnerHeartbeatSql(s)),
       runners: prepared(runnersSql(s)),
       ping: prepared(pingSql(s)),
@@ -298,6 +300,10 @@ export class PostgresStoreImpl implements PostgresStore {
 
   runners(): Promise<RunnerInfo[]> {
     return this.run(async () => (await this.exec<RunnerRow>(this.sql.runners, [])).rows.map(toRunner))
+  }
+
+  queuedTotal(): Promise<number> {
+    return this.run(async () => Number((await this.exec<{ n: string | number }>(this.sql.queuedTotal, [])).rows[0]?.n ?? 0))
   }
 
   counts(): Promise<TargetCounts[]> {

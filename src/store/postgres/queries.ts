@@ -52,6 +52,8 @@ export const countsSql = (s: string) => `
   GROUP BY l.target
   ORDER BY l.target`
 
+export const queuedTotalSql = (s: string) => `SELECT count(*) AS n FROM ${s}.patches WHERE status = 'queued'`
+
 /** $1 id, $2 host, $3 pid, $4 started_at, $5 now (or null), $6 info json. */
 export const runnerHeartbeatSql = (s: string) => `
   INSERT INTO ${s}.runners AS r (id, host, pid, started_at, last_seen, info)

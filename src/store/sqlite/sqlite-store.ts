@@ -320,6 +320,10 @@ export class SqliteStoreImpl implements SqliteStore {
     return this.st.counts.all().map(toCounts)
   }
 
+  async queuedTotal(): Promise<number> {
+    return this.st.queuedTotal.get()?.n ?? 0
+  }
+
   async ping(): Promise<void> {
     const st = this.st
     this.db.transaction(() => st.nextCounter.get('ping')).immediate()

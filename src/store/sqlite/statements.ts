@@ -130,6 +130,8 @@ export function prepareStatements(db: Database.Database) {
          last_seen = excluded.last_seen, info = excluded.info`,
     ),
     runners: db.prepare<[], RunnerRow>('SELECT * FROM runners ORDER BY id'),
+    // Counted in the (status, seq) index alone: the queue cap reads it while the webhook is busy.
+    queuedTotal: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM patches WHERE status = 'queued'`),
     counts: db.prepare<[], CountRow>(
       `SELECT l.target, coalesce(a.queued, 0) AS queued, coalesce(a.running, 0) AS running, a.oldest_queued_at
        FROM lanes l LEFT JOIN (
