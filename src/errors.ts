@@ -13,7 +13,7 @@ export const Errors = {
   ROUTE_NOT_FOUND: createError('ROUTE_NOT_FOUND', 'No route %s %s', 404),
   METHOD_NOT_ALLOWED: createError('METHOD_NOT_ALLOWED', '%s', 405),
   IDEMPOTENCY_CONFLICT: createError('IDEMPOTENCY_CONFLICT', 'Idempotency key %s was already used with a different body', 409),
-  NOT_CANCELLABLE: createError('NOT_CANCELLABLE', 'Patch %s is %s and can no longer be cancelled', 409),
+  NOT_CANCELLABLE: createError('NOT_CANCELLABLE', 'Patch %s can no longer be cancelled: %s', 409),
   PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', 'The request body exceeds %s bytes', 413),
   UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415),
   INVALID_PATCH: createError('INVALID_PATCH', 'The patch cannot be accepted', 422),

@@ -80,7 +80,8 @@ export default async function patchRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'cancelPatch',
         summary: 'Cancel a queued patch',
-        description: 'Cancels a patch that is still queued; a running or finished patch answers 409 NOT_CANCELLABLE.',
+        description:
+          'Cancels a patch that is still queued; a running or finished patch answers 409 NOT_CANCELLABLE, and so does a queued patch a runner lost its lease on (it may already have landed; a runner verifies it).',
         tags: ['patches'],
         security: [{ bearerAuth: [] }],
         params: Type.Object({ id: PatchId }),
@@ -91,7 +92,10 @@ export default async function patchRoutes(fastify: FastifyInstance) {
       const { id } = request.params
       const result = await guard(() => app.store.cancel(id, 'cancelled_by_client'), request.log)
       if (result.outcome === 'not_found') throw new Errors.NOT_FOUND(`No patch ${id}`)
-      if (result.outcome === 'not_cancellable') throw new Errors.NOT_CANCELLABLE(id, result.record.status)
+      if (result.outcome === 'not_cancellable') {
+        const why = result.record.status === 'queued' ? 'a runner lost its lease on it, so it may already have landed; a runner will verify it' : `it is ${result.record.status}`
+        throw new Errors.NOT_CANCELLABLE(id, why)
+      }
       return result.record
     },
   )

@@ -11,7 +11,8 @@ import type { PatchError, PatchRecord, PatchResult, PatchStatus, PatchSummary } 
  * - `enqueued` (→ queued), `claimed` (→ running, detail: runner id),
  *   `completed` (→ applied, detail: commit or null);
  * - fail(): the error's `code` (→ failed | rejected, detail: the error's message);
- * - release(): the caller's reason (→ queued); cancel(): the caller's reason or `cancelled`;
+ * - release(): the caller's reason (→ queued); cancel(): the caller's reason or `cancelled`
+ *   (only a queued patch without any MAY_HAVE_LANDED_REASONS event can be cancelled);
  * - reapExpired(): `lease_expired` (→ queued, detail: the lost runner's id) or, once attempts
  *   reach maxAttempts, `lease_expired_verify` (→ queued, same detail). Lease expiry never fails
  *   a patch: see reapExpired.
@@ -23,6 +24,15 @@ import type { PatchError, PatchRecord, PatchResult, PatchStatus, PatchSummary } 
  * is found on the branch (an earlier attempt landed it), otherwise failed LEASE_LOST.
  */
 export const VERIFY_ONLY_REASON = 'lease_expired_verify'
+
+/**
+ * Event reasons after which a queued patch may already have landed: a runner lost its lease on
+ * it, or could not tell whether it had. Such a patch can no longer be cancelled (its commit may
+ * be on the branch); only a runner's verification settles it.
+ */
+export const MAY_HAVE_LANDED_REASONS = ['lease_expired', VERIFY_ONLY_REASON, 'unverified'] as const
+/** The same reasons as an SQL list, for both stores' cancel statements. */
+export const MAY_HAVE_LANDED_SQL = MAY_HAVE_LANDED_REASONS.map((r) => `'${r}'`).join(', ')
 
 /** Whether a claim of this patch may only look for its commit, never apply it (see VERIFY_ONLY_REASON). */
 export const verifyOnly = (record: Pick<PatchRecord, 'events'>): boolean => record.events.some((e) => e.reason === VERIFY_ONLY_REASON)

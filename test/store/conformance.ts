@@ -535,6 +535,23 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         await store.cancel(b1?.id ?? '')
         assert.equal((await store.cancel(b1?.id ?? '')).outcome, 'not_cancellable', 'cancelling twice')
       })
+
+      it('refuses a queued patch a runner lost its lease on: it may have landed', async () => {
+        const store = await fresh()
+        const [a1] = await lane(store, 'a', 1)
+        const t = Date.now()
+        await claimed(store, null, 1000, t)
+        assert.equal(await store.reapExpired({ now: t + 1000, maxAttempts: 3 }), 1)
+        const res = await store.cancel(a1?.id ?? '')
+        assert.equal(res.outcome, 'not_cancellable')
+        assert.equal(res.outcome === 'not_cancellable' && res.record.status, 'queued')
+        assert.equal((await store.get(a1?.id ?? ''))?.status, 'queued')
+        // A patch put back without having written (another runner held the workspace) still can.
+        const [b1] = await lane(store, 'b', 1)
+        const c = await claimed(store, ['b'])
+        assert.equal(await store.release(c.record.id, c.token, 'workspace_busy'), true)
+        assert.equal((await store.cancel(b1?.id ?? '')).outcome, 'cancelled')
+      })
     })
 
     describe('list', () => {

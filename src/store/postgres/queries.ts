@@ -1,4 +1,4 @@
-import type { ListQuery } from '../port.js'
+import { MAY_HAVE_LANDED_SQL, type ListQuery } from '../port.js'
 import { now } from './clock.js'
 import { outboxCte } from './deliveries.js'
 import { eventsPlus, recordColumns, summaryColumns } from './rows.js'
@@ -15,6 +15,7 @@ export const cancelSql = (s: string) => `
     UPDATE ${s}.patches p SET status = 'cancelled', finished_at = t.now, updated_at = t.now
     FROM t
     WHERE p.id = $1 AND p.status = 'queued'
+      AND NOT EXISTS (SELECT 1 FROM ${s}.events e WHERE e.patch_id = p.id AND e.reason IN (${MAY_HAVE_LANDED_SQL}))
     RETURNING p.*
   ),
   ev AS (

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3'
+import { MAY_HAVE_LANDED_SQL } from '../port.js'
 import { prepareDeliveryStatements } from './deliveries.js'
 import type { CountRow, EventRow, PatchRow, RunnerRow, SummaryRow } from './rows.js'
 
@@ -107,7 +108,9 @@ export function prepareStatements(db: Database.Database) {
        WHERE status = 'running' AND lease_expires_at <= ? ORDER BY seq`,
     ),
     cancel: db.prepare<[{ id: string; now: number }]>(
-      `UPDATE patches SET status = 'cancelled', finished_at = @now, updated_at = @now WHERE id = @id AND status = 'queued'`,
+      `UPDATE patches SET status = 'cancelled', finished_at = @now, updated_at = @now
+       WHERE id = @id AND status = 'queued'
+         AND NOT EXISTS (SELECT 1 FROM events WHERE patch_id = @id AND reason IN (${MAY_HAVE_LANDED_SQL}))`,
     ),
     list(filter: ListFilter) {
       const where: string[] = []
