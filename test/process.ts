@@ -13,11 +13,15 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-export interface ServiceProcess {
+/** A spawned `ghost-runner` child and everything it has written to stdout and stderr so far. */
+export interface CliProcess {
   child: ChildProcess
+  output: () => string
+}
+
+export interface ServiceProcess extends CliProcess {
   url: string
   port: number
-  output: () => string
 }
 
 /**
@@ -59,18 +63,34 @@ function inherited(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'DATABASE_URL'))
 }
 
-async function spawnOn(command: string, env: Record<string, string>, port: number, timeoutMs: number): Promise<ServiceProcess> {
+/** Spawns `ghost-runner <command>` from source with exactly `env`, collecting its output. */
+function spawnCli(command: string, env: NodeJS.ProcessEnv): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', command], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...inherited(), GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (out += d))
+  return { child, output: () => out }
+}
+
+/**
+ * Spawns `ghost-runner work` and returns at once, without waiting for it to start. It logs at
+ * warn unless `env` says otherwise; the database and every GHOST_ setting come from `env` alone.
+ * GIT_* in the test's environment may pass: the runner gives its git children their own.
+ */
+export function spawnWorker(env: Record<string, string>): CliProcess {
+  return spawnCli('work', { ...inherited(), LOG_LEVEL: 'warn', ...env })
+}
+
+async function spawnOn(command: string, env: Record<string, string>, port: number, timeoutMs: number): Promise<ServiceProcess> {
+  const { child, output } = spawnCli(command, { ...inherited(), GHOST_PORT: String(port), GHOST_HOST: '127.0.0.1', ...env, LOG_LEVEL: 'info' })
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
+    const out = output()
     if (child.exitCode !== null) {
       if (out.includes('EADDRINUSE')) throw new PortTaken(`port ${port} taken: ${out}`)
       throw new Error(`service exited ${child.exitCode}: ${out}`)
@@ -81,19 +101,21 @@ async function spawnOn(command: string, env: Record<string, string>, port: numbe
     }
     try {
       const res = await fetch(`${url}/health/live`)
-      if (res.ok) return { child, url, port, output: () => out }
+      if (res.ok) return { child, url, port, output }
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 50))
   }
   child.kill('SIGKILL')
-  throw new Error(`service did not start within ${timeoutMs} ms: ${out}`)
+  throw new Error(`service did not start within ${timeoutMs} ms: ${output()}`)
 }
 
-export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') {
-  if (child.exitCode !== null || child.signalCode !== null) return
+/** Sends a signal and waits for the exit; the exit code, or null when a signal ended it. */
+export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
   const exited = once(child, 'exit')
   child.kill(signal)
-  await exited
+  const [code] = (await exited) as [number | null]
+  return code
 }

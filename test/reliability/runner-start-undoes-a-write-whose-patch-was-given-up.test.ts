@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { it } from 'node:test'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import { enqueue, head, makeWorkspace, patch, status, tempDir, treeState } from '../helpers/git.js'
-
-const REPO_ROOT = new URL('../..', import.meta.url).pathname
-
-function work(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'work'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  return { child, output: () => out }
-}
+import { spawnWorker } from '../process.js'
 
 async function until<T>(what: string, fn: () => Promise<T>, timeoutMs: number, output: () => string): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
@@ -46,13 +32,13 @@ it('a runner killed mid-write whose patch is then given up leaves no half-writte
     const id = await enqueue(store, patch({ operations: [{ op: 'write', path: 'a.txt', contents: 'A\n' }, { op: 'write', path: 'b.txt', contents: 'B\n' }, { op: 'write', path: 'c.txt', contents: 'C\n' }] }))
     // Killed after the second of three files: the tree is half-written.
     writeFileSync(faultFile, 'wrote-file:2')
-    const first = work(env)
+    const first = spawnWorker(env)
     await once(first.child, 'exit')
     assert.equal(first.child.signalCode, 'SIGKILL', first.output())
     assert.notEqual(status(root), '', 'the kill left the tree half-written')
 
     writeFileSync(faultFile, '')
-    const second = work(env)
+    const second = spawnWorker(env)
     try {
       const record = await until('the patch to be given up', async () => {
         const r = await store.get(id)

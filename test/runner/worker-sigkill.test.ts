@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
@@ -8,35 +6,9 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Store } from '../../src/store/port.js'
 import type { PatchRecord } from '../../src/schemas/record.js'
 import { commitsFor, enqueue, makeWorkspace, patch, status, tempDir } from '../helpers/git.js'
+import { kill, spawnWorker, type CliProcess } from '../process.js'
 
-const REPO_ROOT = new URL('../..', import.meta.url).pathname
-
-interface Worker {
-  child: ChildProcess
-  output: () => string
-}
-
-function startWorker(env: Record<string, string>): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'work'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  return { child, output: () => out }
-}
-
-async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-  const exited = once(child, 'exit')
-  child.kill(signal)
-  const [code] = (await exited) as [number | null]
-  return code
-}
-
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, worker?: Worker): Promise<NonNullable<T>> {
+async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number, worker?: CliProcess): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
@@ -78,7 +50,7 @@ describe('SIGKILL of `ghost-runner work`', () => {
     const store: Store = await openSqliteStore({ file: path.join(dataDir, 'ghost-runner.db') })
     try {
       const id = await enqueue(store, patch({ checks: ['slow'], commit: { tag: 'v1' }, operations: [{ op: 'write', path: 'a.txt', contents: 'b\n' }, { op: 'write', path: 'new/b.txt', contents: 'b\n' }] }))
-      let worker = startWorker(env)
+      let worker = spawnWorker(env)
       const marker = path.join(root, '.git', 'ghost-runner', 'check.json')
       await until('the check to start', () => existsSync(marker), 20_000, worker)
       const orphan = JSON.parse(readFileSync(marker, 'utf8')) as { pid: number }
@@ -86,7 +58,7 @@ describe('SIGKILL of `ghost-runner work`', () => {
       assert.notEqual(status(root), '', 'the patch was half-way: written, not committed')
       assert.equal((await store.get(id))!.status, 'running')
 
-      worker = startWorker(env)
+      worker = spawnWorker(env)
       const record = await until('the patch to settle', async () => {
         const r = await store.get(id)
         return r && FINAL.includes(r.status) ? r : null
@@ -117,7 +89,7 @@ describe('SIGKILL of `ghost-runner work`', () => {
       }
       let settled: PatchRecord[] = []
       for (let round = 0; round < 6; round++) {
-        const worker = startWorker(env)
+        const worker = spawnWorker(env)
         // Kill once the worker has claimed something, somewhere between the claim and a few patches later.
         const claimsBefore = await claimCount(store, ids)
         await until('a claim', async () => (await claimCount(store, ids)) > claimsBefore || (await allSettled(store, ids)), 30_000, worker)
@@ -128,7 +100,7 @@ describe('SIGKILL of `ghost-runner work`', () => {
         if (settled.length === ids.length) break
       }
       // One last clean run settles whatever the kills left.
-      const worker = startWorker(env)
+      const worker = spawnWorker(env)
       const records = await until('every patch to settle', async () => {
         const all = await Promise.all(ids.map((id) => store.get(id)))
         return all.every((r) => r && FINAL.includes(r.status)) ? (all as PatchRecord[]) : null

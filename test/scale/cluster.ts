@@ -1,12 +1,9 @@
 // A scale-out deployment on one machine: bare repositories standing for the shared remotes,
 // one clone of each per runner (as on separate machines), and `work` processes on one schema.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { git } from '../helpers/git.js'
-
-const REPO_ROOT = new URL('../..', import.meta.url).pathname
+import { spawnWorker, type CliProcess } from '../process.js'
 
 export const SEED = 'start\n'
 
@@ -47,39 +44,22 @@ export function runnerMachine(dir: string, name: string, remotes: Record<string,
   return { clones, env: { ...common, GHOST_CONFIG: configFile, GHOST_DATA_DIR: path.join(home, 'data') } }
 }
 
-export interface WorkProcess {
-  child: ChildProcess
-  output: () => string
-}
+export type WorkProcess = CliProcess
 
 /** Spawns `ghost-runner work` and waits until its runner has started claiming. */
 export async function startWork(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'work'], {
-    cwd: REPO_ROOT,
-    // No GIT_* from the test's environment: a runner machine has its own.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
+  const work = spawnWorker({ LOG_LEVEL: 'info', ...env })
   const deadline = Date.now() + timeoutMs
-  while (!out.includes('"msg":"runner started"')) {
-    if (child.exitCode !== null) throw new Error(`work exited ${child.exitCode}: ${out}`)
+  while (!work.output().includes('"msg":"runner started"')) {
+    if (work.child.exitCode !== null) throw new Error(`work exited ${work.child.exitCode}: ${work.output()}`)
     if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`work did not start within ${timeoutMs} ms: ${out}`)
+      work.child.kill('SIGKILL')
+      throw new Error(`work did not start within ${timeoutMs} ms: ${work.output()}`)
     }
     await new Promise((r) => setTimeout(r, 50))
   }
-  return { child, output: () => out }
+  return work
 }
 
-/** Sends a signal and waits for the exit; the exit code, or null when a signal ended it. */
-export async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-  const exited = once(child, 'exit')
-  child.kill(signal)
-  const [code] = (await exited) as [number | null]
-  return code
-}
+// Sends a signal and waits for the exit; the exit code, or null when a signal ended it.
+export { kill as stop } from '../process.js'
