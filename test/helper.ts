@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { after } from 'node:test'
 import { buildApp, type BuildOptions } from '../src/app.js'
+import { sign } from '../src/auth/webhook-signature.js'
 import { defineConfig, type Config } from '../src/config.js'
 
 export const TOKEN = 'test-token-0123456789abcdef'
@@ -65,3 +66,17 @@ export async function testApp(overrides: Partial<Config> = {}, opts: BuildOption
 }
 
 export const auth = { authorization: `Bearer ${TOKEN}` }
+
+/**
+ * Standard Webhooks headers for a JSON `payload`, signed with `secret` (SECRET unless named),
+ * under `id` (a fresh one unless named) at `ts` (now unless named, in seconds).
+ */
+export function signedHeaders(payload: string, opts: { secret?: string; id?: string; ts?: number } = {}): Record<string, string> {
+  const { secret = SECRET, id = `msg_${Math.random()}`, ts = Math.floor(Date.now() / 1000) } = opts
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(ts),
+    'webhook-signature': sign(secret, id, ts, payload),
+  }
+}

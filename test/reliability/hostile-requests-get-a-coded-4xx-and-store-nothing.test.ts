@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { sign } from '../../src/auth/webhook-signature.js'
-import { SECRET, auth, testApp } from '../helper.js'
+import { auth, signedHeaders, testApp } from '../helper.js'
 
 // Complements test/routes/webhook.test.ts (oversize, deep nesting, __proto__, wrong content
 // type, .. and absolute paths in write/delete/rename.to and in diff and V4A Add File headers):
@@ -103,23 +102,17 @@ describe('path traversal in every path field', () => {
 
 describe('replayed and re-signed requests', () => {
   const body = JSON.stringify(native([{ op: 'write', path: 'a.txt', contents: 'a\n' }]))
-  const signed = (payload: string, id: string, ts = Math.floor(Date.now() / 1000)) => ({
-    'content-type': 'application/json',
-    'webhook-id': id,
-    'webhook-timestamp': String(ts),
-    'webhook-signature': sign(SECRET, id, ts, payload),
-  })
 
   it('a replayed signed delivery returns the first record (200) and stores nothing new', async () => {
     const app = await testApp()
-    const headers = signed(body, 'msg_replay')
+    const headers = signedHeaders(body, { id: 'msg_replay' })
     const first = await app.inject({ method: 'POST', url: '/webhook', headers, payload: body })
     assert.equal(first.statusCode, 202)
     const replay = await app.inject({ method: 'POST', url: '/webhook', headers, payload: body })
     assert.equal(replay.statusCode, 200)
     assert.equal(replay.json().id, first.json().id)
     // Re-signed later (a sender's retry): still the same patch.
-    const resigned = await app.inject({ method: 'POST', url: '/webhook', headers: signed(body, 'msg_replay', Math.floor(Date.now() / 1000) + 5), payload: body })
+    const resigned = await app.inject({ method: 'POST', url: '/webhook', headers: signedHeaders(body, { id: 'msg_replay', ts: Math.floor(Date.now() / 1000) + 5 }), payload: body })
     assert.equal(resigned.statusCode, 200)
     assert.equal(resigned.json().id, first.json().id)
     assert.equal(await stored(app), 1)
@@ -127,9 +120,9 @@ describe('replayed and re-signed requests', () => {
 
   it('the same webhook-id re-signed over another body is 409 IDEMPOTENCY_CONFLICT', async () => {
     const app = await testApp()
-    assert.equal((await app.inject({ method: 'POST', url: '/webhook', headers: signed(body, 'msg_x'), payload: body })).statusCode, 202)
+    assert.equal((await app.inject({ method: 'POST', url: '/webhook', headers: signedHeaders(body, { id: 'msg_x' }), payload: body })).statusCode, 202)
     const other = body.replace('a\\n', 'evil\\n')
-    const res = await app.inject({ method: 'POST', url: '/webhook', headers: signed(other, 'msg_x'), payload: other })
+    const res = await app.inject({ method: 'POST', url: '/webhook', headers: signedHeaders(other, { id: 'msg_x' }), payload: other })
     assert.equal(res.statusCode, 409)
     assert.equal(res.json().code, 'IDEMPOTENCY_CONFLICT')
     assert.equal(await stored(app), 1)
@@ -137,7 +130,7 @@ describe('replayed and re-signed requests', () => {
 
   it('a signature replayed onto another webhook-id or timestamp does not verify', async () => {
     const app = await testApp()
-    const headers = signed(body, 'msg_a')
+    const headers = signedHeaders(body, { id: 'msg_a' })
     for (const changed of [{ 'webhook-id': 'msg_b' }, { 'webhook-timestamp': String(Number(headers['webhook-timestamp']) + 1) }]) {
       const res = await app.inject({ method: 'POST', url: '/webhook', headers: { ...headers, ...changed }, payload: body })
       assert.equal(res.statusCode, 401)

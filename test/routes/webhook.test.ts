@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { auth, SECRET, testApp, testConfig } from '../helper.js'
-import { sign } from '../../src/auth/webhook-signature.js'
+import { auth, SECRET, signedHeaders, testApp, testConfig } from '../helper.js'
 
 const native = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   target: 'default',
@@ -169,27 +168,21 @@ describe('POST /webhook', () => {
 
 describe('authentication', () => {
   const body = JSON.stringify(native())
-  const signed = (secret: string, payload = body, ts = Math.floor(Date.now() / 1000), id = `msg_${Math.random()}`) => ({
-    'content-type': 'application/json',
-    'webhook-id': id,
-    'webhook-timestamp': String(ts),
-    'webhook-signature': sign(secret, id, ts, payload),
-  })
 
   it('accepts a valid Standard Webhooks signature', async () => {
     const app = await testApp()
-    const res = await app.inject({ method: 'POST', url: '/webhook', headers: signed(SECRET), payload: body })
+    const res = await app.inject({ method: 'POST', url: '/webhook', headers: signedHeaders(body), payload: body })
     assert.equal(res.statusCode, 202, res.body)
   })
 
   const CASES: [string, () => Record<string, string>, string?][] = [
     ['no credentials', () => ({ 'content-type': 'application/json' })],
     ['a wrong token', () => ({ 'content-type': 'application/json', authorization: 'Bearer wrong-token-0123456789' })],
-    ['a wrong secret', () => signed('whsec_' + Buffer.from('another secret key').toString('base64'))],
-    ['a tampered body', () => signed(SECRET, body.replace('hi', 'ho')), body.replace('hi', 'ho').replace('ho', 'hi')],
-    ['an old timestamp', () => signed(SECRET, body, Math.floor(Date.now() / 1000) - 301)],
-    ['a future timestamp', () => signed(SECRET, body, Math.floor(Date.now() / 1000) + 301)],
-    ['a missing header', () => { const h = signed(SECRET); delete (h as Record<string, string>)['webhook-timestamp']; return h }],
+    ['a wrong secret', () => signedHeaders(body, { secret: 'whsec_' + Buffer.from('another secret key').toString('base64') })],
+    ['a tampered body', () => signedHeaders(body.replace('hi', 'ho')), body.replace('hi', 'ho').replace('ho', 'hi')],
+    ['an old timestamp', () => signedHeaders(body, { ts: Math.floor(Date.now() / 1000) - 301 })],
+    ['a future timestamp', () => signedHeaders(body, { ts: Math.floor(Date.now() / 1000) + 301 })],
+    ['a missing header', () => { const h = signedHeaders(body); delete (h as Record<string, string>)['webhook-timestamp']; return h }],
   ]
   for (const [name, headers, payload] of CASES) {
     it(`answers 401 to ${name}, nothing stored`, async () => {
@@ -205,7 +198,7 @@ describe('authentication', () => {
     const next = 'whsec_' + Buffer.from('the next secret, 32 bytes long!!').toString('base64')
     const app = await testApp({ webhookSecrets: [SECRET, next] })
     for (const s of [SECRET, next]) {
-      const res = await app.inject({ method: 'POST', url: '/webhook', headers: signed(s), payload: body })
+      const res = await app.inject({ method: 'POST', url: '/webhook', headers: signedHeaders(body, { secret: s }), payload: body })
       assert.equal(res.statusCode, 202, res.body)
     }
   })
