@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { PatchEvent, PatchRecord, PatchSummary } from '../../schemas/record.js'
-import type { RunnerInfo, TargetCounts } from '../port.js'
+import type { RunnerInfo } from '../port.js'
+import { rowMappers, type CountColumns } from '../rows.js'
 
 // Row shapes as the driver returns them, derived from the record schemas: the only difference
 // is that timestamptz columns arrive as Date and event times as epoch ms.
@@ -26,7 +27,7 @@ export type ClaimRow = Static<typeof ClaimRow>
 export type ClaimAttemptRow = { picked: string } & (ClaimRow | { [K in keyof ClaimRow]: null })
 
 export type RunnerRow = Omit<RunnerInfo, 'started_at' | 'last_seen'> & { started_at: Date; last_seen: Date }
-export type CountRow = Omit<TargetCounts, 'oldest_queued_at'> & { oldest_queued_at: Date | null }
+export type CountRow = CountColumns<Date>
 
 /** Columns of a summary row, for `SELECT` lists; `p` is the patches alias. */
 export const summaryColumns = (p: string) =>
@@ -48,42 +49,10 @@ export const eventsPlus = (s: string, added: string) => `(
 /** Every column a record needs; `p` is the patches alias. */
 export const recordColumns = (s: string, p: string) => `${summaryColumns(p)}, ${p}.patch, ${p}.result, ${eventsColumn(s, `${p}.id`)}`
 
-const iso = (d: Date) => d.toISOString()
-const isoOrNull = (d: Date | null) => (d === null ? null : iso(d))
-
-export function toSummary(row: SummaryRow): PatchSummary {
-  return {
-    id: row.id,
-    client_id: row.client_id,
-    target: row.target,
-    format: row.format,
-    status: row.status,
-    description: row.description,
-    attempts: row.attempts,
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-    started_at: isoOrNull(row.started_at),
-    finished_at: isoOrNull(row.finished_at),
-    error: row.error,
-  }
-}
-
-export function toRecord(row: PatchRow): PatchRecord {
-  return {
-    ...toSummary(row),
-    patch: row.patch,
-    result: row.result,
-    events: row.events.map((e) => ({ at: new Date(e.at).toISOString(), status: e.status, reason: e.reason, detail: e.detail })),
-  }
-}
-
-export function toRunner(row: RunnerRow): RunnerInfo {
-  return { id: row.id, host: row.host, pid: row.pid, started_at: iso(row.started_at), last_seen: iso(row.last_seen), info: row.info }
-}
-
-export function toCounts(row: CountRow): TargetCounts {
-  return { target: row.target, queued: row.queued, running: row.running, oldest_queued_at: row.oldest_queued_at?.getTime() ?? null }
-}
+/** The pg driver hands timestamptz columns over as Date and json/jsonb columns already parsed. */
+export const mappers = rowMappers<Date, unknown>({ ms: (d) => d.getTime(), json: (v) => v })
+export const { toSummary, toRunner, toCounts } = mappers
+export const toRecord = (row: PatchRow): PatchRecord => mappers.toRecord(row, row.patch, row.events)
 
 /**
  * Postgres text cannot hold NUL, which JSON strings can; such a character in a text column
