@@ -1,6 +1,7 @@
-import type { NotificationDelivery } from '../../schemas/notification.js'
 import type { DeliveryJob } from '../port.js'
+import type { DeliveryColumns } from '../rows.js'
 import { now } from './clock.js'
+import { mappers } from './rows.js'
 
 /**
  * The outbox CTE a transition statement adds: one delivery per event row of CTE `ev` (columns
@@ -62,32 +63,7 @@ export const deliveriesSql = (s: string) => `
   SELECT id, url, event, state, attempts, last_status, last_error, next_attempt_at, created_at, updated_at
   FROM ${s}.deliveries WHERE patch_id = $1 ORDER BY seq`
 
-type Times = 'next_attempt_at' | 'created_at' | 'updated_at'
-export type DeliveryRow = Omit<NotificationDelivery, Times> & { next_attempt_at: Date | null; created_at: Date; updated_at: Date }
+export type DeliveryRow = DeliveryColumns<Date>
 export type JobRow = Omit<DeliveryJob, 'attempt' | 'status' | 'at'> & { attempts: number; event: DeliveryJob['status']; at: Date }
 
-export function toDelivery(row: DeliveryRow): NotificationDelivery {
-  return {
-    ...row,
-    next_attempt_at: row.next_attempt_at?.toISOString() ?? null,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  }
-}
-
-export function toJob(row: JobRow): DeliveryJob {
-  return {
-    id: row.id,
-    url: row.url,
-    attempt: row.attempts,
-    patch_id: row.patch_id,
-    status: row.event,
-    reason: row.reason,
-    detail: row.detail,
-    at: row.at.toISOString(),
-    target: row.target,
-    client_id: row.client_id,
-    result: row.result,
-    error: row.error,
-  }
-}
+export const { toDelivery, toJob } = mappers

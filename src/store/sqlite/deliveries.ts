@@ -1,36 +1,10 @@
 import type Database from 'better-sqlite3'
-import type { NotificationDelivery } from '../../schemas/notification.js'
-import type { PatchError, PatchResult, PatchStatus } from '../../schemas/record.js'
-import type { DeliveryJob } from '../port.js'
+import type { DeliveryColumns, JobColumns } from '../rows.js'
+import { mappers } from './rows.js'
 
 // Column shapes of the outbox as better-sqlite3 returns them (times epoch ms, JSON as text).
-export interface DeliveryRow {
-  id: string
-  url: string
-  event: PatchStatus
-  state: NotificationDelivery['state']
-  attempts: number
-  last_status: number | null
-  last_error: string | null
-  next_attempt_at: number | null
-  created_at: number
-  updated_at: number
-}
-
-export interface JobRow {
-  id: string
-  url: string
-  attempts: number
-  patch_id: string
-  event: PatchStatus
-  reason: string
-  detail: string | null
-  at: number
-  target: string
-  client_id: string | null
-  result: string | null
-  error: string | null
-}
+export type DeliveryRow = DeliveryColumns<number>
+export type JobRow = JobColumns<number, string>
 
 export interface InsertDelivery {
   id: string
@@ -93,30 +67,4 @@ export function prepareDeliveryStatements(db: Database.Database) {
 
 export type DeliveryStatements = ReturnType<typeof prepareDeliveryStatements>
 
-const iso = (ms: number) => new Date(ms).toISOString()
-
-export function toDelivery(row: DeliveryRow): NotificationDelivery {
-  return {
-    ...row,
-    next_attempt_at: row.next_attempt_at === null ? null : iso(row.next_attempt_at),
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-  }
-}
-
-export function toJob(row: JobRow): DeliveryJob {
-  return {
-    id: row.id,
-    url: row.url,
-    attempt: row.attempts,
-    patch_id: row.patch_id,
-    status: row.event,
-    reason: row.reason,
-    detail: row.detail,
-    at: iso(row.at),
-    target: row.target,
-    client_id: row.client_id,
-    result: row.result === null ? null : (JSON.parse(row.result) as PatchResult),
-    error: row.error === null ? null : (JSON.parse(row.error) as PatchError),
-  }
-}
+export const { toDelivery, toJob } = mappers
