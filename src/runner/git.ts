@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { spawner } from './spawner.js'
 
 const DEFAULT_TIMEOUT_MS = 60_000
 const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
@@ -51,30 +51,19 @@ export class GitError extends Error {
 }
 
 /** Runs git with an argv array (never a shell) and resolves to its stdout. */
-export function git(args: readonly string[], opts: GitOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      'git',
-      [...CONFIG_OVERRIDES, ...args],
-      {
-        cwd: opts.cwd,
-        env: gitEnv(opts.env),
-        timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        killSignal: 'SIGKILL',
-        maxBuffer: opts.maxBuffer ?? DEFAULT_MAX_BUFFER,
-        encoding: 'utf8',
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve(stdout)
-        const code = typeof err.code === 'number' ? err.code : null
-        const why = err.killed ? 'timed out' : code !== null ? `exited with code ${code}` : err.message
-        reject(new GitError(args, code, stderr, why))
-      },
-    )
-    // A child that exits before reading stdin raises EPIPE here; its exit code tells the story.
-    child.stdin?.on('error', () => {})
-    child.stdin?.end(opts.input ?? '')
+export async function git(args: readonly string[], opts: GitOptions): Promise<string> {
+  const res = await spawner.run({
+    file: 'git',
+    args: [...CONFIG_OVERRIDES, ...args],
+    cwd: opts.cwd,
+    env: gitEnv(opts.env),
+    input: opts.input,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxBuffer: opts.maxBuffer ?? DEFAULT_MAX_BUFFER,
   })
+  if (res.exitCode === 0 && res.error === null) return res.stdout.toString('utf8')
+  const why = res.killed ? 'timed out' : res.exitCode !== null ? `exited with code ${res.exitCode}` : (res.error ?? 'failed')
+  throw new GitError(args, res.exitCode, res.stderr.toString('utf8'), why)
 }
 
 /** Like git(), but a non-zero exit resolves to null instead of throwing (probes such as rev-parse). */

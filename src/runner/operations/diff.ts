@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process'
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { spawner } from '../spawner.js'
 import { RejectError, type RejectCode } from './errors.js'
 import type { Overlay } from './overlay.js'
 import { MODE_EXEC, MODE_FILE, MODE_SYMLINK, sameState, type FileState } from './types.js'
@@ -26,22 +26,11 @@ function gitEnv(scratch: string): NodeJS.ProcessEnv {
   return { ...env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: os.devNull, GIT_CEILING_DIRECTORIES: scratch, LC_ALL: 'C' }
 }
 
-function runGit(args: string[], cwd: string, scratch: string): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'git',
-      args,
-      { cwd, env: gitEnv(scratch), timeout: GIT_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: GIT_MAX_BUFFER, encoding: 'buffer' },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          // Killed by the timeout, missing binary, output overflow: the runner's problem, not the patch's.
-          reject(new Error(`git ${args[0]} did not complete: ${err.killed ? 'timed out' : err.message}`, { cause: err }))
-          return
-        }
-        resolve({ code: err ? Number(err.code) : 0, stdout, stderr: stderr.toString('utf8') })
-      },
-    )
-  })
+async function runGit(args: string[], cwd: string, scratch: string): Promise<GitResult> {
+  const res = await spawner.run({ file: 'git', args, cwd, env: gitEnv(scratch), timeoutMs: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_BUFFER })
+  // Killed by the timeout, missing binary, output overflow: the runner's problem, not the patch's.
+  if (res.exitCode === null || res.error !== null) throw new Error(`git ${args[0]} did not complete: ${res.killed ? 'timed out' : (res.error ?? 'killed')}`)
+  return { code: res.exitCode, stdout: res.stdout, stderr: res.stderr.toString('utf8') }
 }
 
 const PARSE_FAILURE =
