@@ -73,11 +73,14 @@ function assertValidRecord(record: unknown) {
   }
 }
 
+// `npm run soak` multiplies the work (GHOST_SOAK_FACTOR); `npm test` runs it once.
+const SOAK = Number(process.env.GHOST_SOAK_FACTOR ?? 1)
+
 async function post(app: App, payload: string | Buffer) {
   return app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'content-type': 'application/json' }, payload })
 }
 
-it('random and mutated payloads against /webhook never get a 5xx, always a coded answer, and never store an invalid record', { timeout: 120_000 }, async (t) => {
+it('random and mutated payloads against /webhook never get a 5xx, always a coded answer, and never store an invalid record', { timeout: 120_000 * SOAK }, async (t) => {
   const seed = Number(process.env.GHOST_FC_SEED ?? Date.now() % 2 ** 31)
   t.diagnostic(`fast-check seed ${seed} (GHOST_FC_SEED=${seed} replays it)`)
   const app = await testApp({ limits: { queueDepth: 1_000_000, ratePerMinute: 1_000_000 } })
@@ -95,7 +98,7 @@ it('random and mutated payloads against /webhook never get a 5xx, always a coded
       assert.ok(res.statusCode === 202 || res.statusCode === 200, `${res.statusCode}`)
       assertValidRecord(await app.store.get(res.json().id))
     }),
-    { numRuns: 400, seed, endOnFailure: true, includeErrorInReport: true },
+    { numRuns: 400 * SOAK, seed, endOnFailure: true, includeErrorInReport: true },
   )
   t.diagnostic(`statuses: ${JSON.stringify(Object.fromEntries(seen))}`)
   assert.ok((seen.get(202) ?? 0) > 0 && [...seen.keys()].some((s) => s >= 400), 'the fuzzer reaches both acceptance and refusal')

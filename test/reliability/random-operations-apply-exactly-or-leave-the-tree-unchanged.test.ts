@@ -84,9 +84,12 @@ function readTree(root: string): Tree {
   return out
 }
 
+// `npm run soak` multiplies the work (GHOST_SOAK_FACTOR); `npm test` runs it once.
+const SOAK = Number(process.env.GHOST_SOAK_FACTOR ?? 1)
+
 const sorted = (t: Tree) => [...t.entries()].sort(([a], [b]) => a.localeCompare(b))
 
-it('random operation sequences on random trees apply exactly as the model says, or are rejected leaving every byte and the branch as they were', { timeout: 120_000 }, async (t) => {
+it('random operation sequences on random trees apply exactly as the model says, or are rejected leaving every byte and the branch as they were', { timeout: 120_000 * SOAK }, async (t) => {
   const seed = Number(process.env.GHOST_FC_SEED ?? Date.now() % 2 ** 31)
   t.diagnostic(`fast-check seed ${seed} (GHOST_FC_SEED=${seed} replays it)`)
   const root = makeWorkspace({})
@@ -121,7 +124,7 @@ it('random operation sequences on random trees apply exactly as the model says, 
       assert.deepEqual(sorted(readTree(root)), sorted(expected ?? new Map(Object.entries(start))))
       assert.equal(status(root), '', 'the tree is exactly a commit')
     }),
-    { numRuns: 40, seed, endOnFailure: true, includeErrorInReport: true },
+    { numRuns: 40 * SOAK, seed, endOnFailure: true, includeErrorInReport: true },
   )
   t.diagnostic(`${applied} applied, ${rejected} rejected`)
   assert.ok(applied > 5 && rejected > 5, `the generator explores both outcomes: ${applied} applied, ${rejected} rejected`)

@@ -3,7 +3,9 @@ import { it } from 'node:test'
 import { checkSettled, checkWhileDead, crashRig, postUntilDead, settle, start } from './crash-rig.js'
 import { kill } from '../process.js'
 
-const KILLS = 10
+// `npm run soak` multiplies the work (GHOST_SOAK_FACTOR); `npm test` runs it once.
+const SOAK = Number(process.env.GHOST_SOAK_FACTOR ?? 1)
+const KILLS = 10 * SOAK
 
 // A small seeded generator, so a failing run can be replayed with GHOST_CRASH_SEED.
 function prng(seed: number) {
@@ -16,7 +18,7 @@ function prng(seed: number) {
   }
 }
 
-it('a SIGKILL at random moments while clients post loses no acknowledged patch, applies none twice and leaves no tree half-written', { timeout: 300_000 }, async (t) => {
+it('a SIGKILL at random moments while clients post loses no acknowledged patch, applies none twice and leaves no tree half-written', { timeout: 300_000 * SOAK }, async (t) => {
   const seed = Number(process.env.GHOST_CRASH_SEED ?? Date.now() % 1_000_000)
   t.diagnostic(`seed ${seed} (GHOST_CRASH_SEED=${seed} replays the kill delays)`)
   const random = prng(seed)

@@ -12,13 +12,15 @@ import { DATABASE_URL, SKIP, admin, freshSchema } from '../store/postgres-fixtur
 import { SEED, bareRepo, runnerMachine, startWork, stop, type WorkProcess } from './cluster.js'
 
 const TARGETS = ['alpha', 'beta', 'gamma']
-const PATCHES = Number(process.env.SCALE_PATCHES ?? 150)
+// `npm run soak` multiplies the work (GHOST_SOAK_FACTOR); `npm test` runs it once.
+const SOAK = Number(process.env.GHOST_SOAK_FACTOR ?? 1)
+const PATCHES = Number(process.env.SCALE_PATCHES ?? 300 * SOAK)
 const CLIENTS = 12
 // Short leases so the survivors take the killed runner's lanes over within seconds.
 const RUNNER = { leaseMs: 3000, heartbeatMs: 300, pollMs: 100, maxAttempts: 3, concurrency: 3 }
 
 // The whole test, start to stop, on a loaded 2-core machine; every wait shares it.
-const BUDGET_MS = 160_000
+const BUDGET_MS = 160_000 * SOAK
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
