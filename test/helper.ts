@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -78,5 +79,19 @@ export function signedHeaders(payload: string, opts: { secret?: string; id?: str
     'webhook-id': id,
     'webhook-timestamp': String(ts),
     'webhook-signature': sign(secret, id, ts, payload),
+  }
+}
+
+/**
+ * Polls `fn` every 50 ms until it returns something truthy, and returns that. Past `timeoutMs`
+ * the test fails naming `what`, with `output()` (a spawned process's log, say) to show why.
+ */
+export async function until<T>(what: string, fn: () => Promise<T>, timeoutMs: number, output: () => string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v) return v as NonNullable<T>
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}\n${output()}`)
+    await new Promise((r) => setTimeout(r, 50))
   }
 }

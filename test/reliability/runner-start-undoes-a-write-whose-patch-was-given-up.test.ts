@@ -5,17 +5,8 @@ import path from 'node:path'
 import { it } from 'node:test'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import { enqueue, head, makeWorkspace, patch, status, tempDir, treeState } from '../helpers/git.js'
+import { until } from '../helper.js'
 import { spawnWorker } from '../process.js'
-
-async function until<T>(what: string, fn: () => Promise<T>, timeoutMs: number, output: () => string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}\n${output()}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 // With maxAttempts 1 a patch whose runner died mid-write is given up (LEASE_LOST) and never
 // claimed again, so no later attempt would undo its half-written tree: the runner's start must.

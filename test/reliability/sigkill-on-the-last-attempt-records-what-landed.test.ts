@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -9,30 +8,8 @@ import { VERIFY_ONLY_REASON } from '../../src/store/port.js'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import type { FaultPoint } from '../../src/fault-point.js'
 import { commitsFor, enqueue, head, makeWorkspace, patch, status, tempDir, treeState } from '../helpers/git.js'
-
-const REPO_ROOT = new URL('../..', import.meta.url).pathname
-
-function work(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'work'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  return { child, output: () => out }
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, timeoutMs: number, output: () => string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}\n${output()}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+import { until } from '../helper.js'
+import { spawnWorker } from '../process.js'
 
 /**
  * With maxAttempts 1 the first claim is the last attempt. A runner SIGKILLed at `fault` leaves
@@ -50,13 +27,13 @@ async function killedOnTheLastAttempt(fault: `${FaultPoint}:${number}`) {
   try {
     const id = await enqueue(store, patch({ operations: [{ op: 'write', path: 'a.txt', contents: 'A\n' }, { op: 'write', path: 'b.txt', contents: 'B\n' }, { op: 'write', path: 'c.txt', contents: 'C\n' }] }))
     writeFileSync(faultFile, fault)
-    const first = work(env)
+    const first = spawnWorker(env)
     await once(first.child, 'exit')
     assert.equal(first.child.signalCode, 'SIGKILL', first.output())
     const landed = commitsFor(root, id)
 
     writeFileSync(faultFile, '')
-    const second = work(env)
+    const second = spawnWorker(env)
     try {
       const record: PatchRecord = await until('the patch to settle', async () => {
         const r = await store.get(id)
