@@ -8,8 +8,11 @@ import { enqueue, head, makeWorkspace, patch, status, tempDir, treeState } from 
 import { until } from '../helper.js'
 import { spawnWorker } from '../process.js'
 
-// With maxAttempts 1 a patch whose runner died mid-write is given up (LEASE_LOST) and never
-// claimed again, so no later attempt would undo its half-written tree: the runner's start must.
+// With maxAttempts 1 a patch whose runner died mid-write is not tried again: it is claimed once
+// more only to verify whether its commit landed (VERIFY_ONLY_REASON), and, finding none, that
+// claim records it failed LEASE_LOST without applying it. The runner's start undoes the
+// half-written tree from the journal before it claims anything, so the workspace is clean from
+// the start rather than only once that claim comes round.
 it('a runner killed mid-write whose patch is then given up leaves no half-written tree: the next runner start undoes it', { timeout: 90_000 }, async () => {
   const root = makeWorkspace({ 'a.txt': 'a\n', 'b.txt': 'b\n' })
   const before = treeState(root)
