@@ -59,7 +59,7 @@ class PortTaken extends Error {}
  * the PostgreSQL tests, and a service that inherited it would share one schema with every other
  * spawned service instead of using its own data directory.
  */
-function inherited(): NodeJS.ProcessEnv {
+export function inherited(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'DATABASE_URL'))
 }
 

@@ -9,6 +9,7 @@ import { buildApp } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
 import type { Store } from '../../src/store/port.js'
 import { testConfig } from '../helper.js'
+import { inherited } from '../process.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -20,10 +21,11 @@ export interface CliRun {
 
 /**
  * Runs `ghost-runner <args>` from source as a user would, in an environment cleaned of the
- * developer's GHOST_* variables so nothing from the shell decides a result.
+ * developer's GHOST_* variables, DATABASE_URL (see inherited()) and NO_COLOR, so nothing from
+ * the shell decides a result.
  */
 export function runCli(args: string[], env: Record<string, string> = {}, opts: { input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'NO_COLOR'))
+  const { NO_COLOR: _, ...base } = inherited()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     cwd: ROOT,
     env: { ...base, ...env },

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { it } from 'node:test'
 import { loadConfig } from '../../src/config.js'
 import type { NotificationPayload } from '../../src/schemas/notification.js'
 import { openStore } from '../../src/store/open.js'
 import { gitRepo, tempDir } from '../helper.js'
+import { spawnWorker } from '../process.js'
 import { receiver, until } from './receiver.js'
 
 const SECRET = 'whsec_bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMzQ1Njc4OQ=='
@@ -25,15 +24,9 @@ it('`ghost-runner work` sends notifications too, and never logs the secret or th
   const { record } = await store.enqueue({ id: 'p_worker', idempotencyKey: null, bodyHash: 'h', patch })
   await store.close()
 
-  // The same (SQLite) store as above, whatever the shell exports.
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOST_') && k !== 'DATABASE_URL'))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli.ts'), 'work'], {
-    env: { ...base, ...env, LOG_LEVEL: 'debug' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
+  // The same (SQLite) store as above, whatever the shell exports: spawnWorker passes on no
+  // DATABASE_URL or GHOST_* of its own.
+  const { child, output } = spawnWorker({ ...env, LOG_LEVEL: 'debug' })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   try {
     const got = await hook.waitFor(3, 30_000)
@@ -43,12 +36,12 @@ it('`ghost-runner work` sends notifications too, and never logs the secret or th
       ['patch.running', record.id],
       ['patch.applied', record.id],
     ])
-    await until(() => out.includes('notification delivered'), 'the delivery logged')
+    await until(() => output().includes('notification delivered'), 'the delivery logged')
   } finally {
     child.kill('SIGTERM')
   }
-  assert.equal(await exited, 0, out)
-  assert.ok(out.includes('notification dispatcher started'), out)
-  assert.ok(!out.includes(SECRET.slice(6)), 'the secret is never logged')
-  assert.ok(!out.includes('query-secret'), 'nor the query string of a URL')
+  assert.equal(await exited, 0, output())
+  assert.ok(output().includes('notification dispatcher started'), output())
+  assert.ok(!output().includes(SECRET.slice(6)), 'the secret is never logged')
+  assert.ok(!output().includes('query-secret'), 'nor the query string of a URL')
 })
