@@ -5,8 +5,7 @@ import { buildApp } from '../../src/app.js'
 import { openStore } from '../../src/store/open.js'
 import type { Store } from '../../src/store/port.js'
 import eventRoutes, { type PatchStreamEvent } from '../../src/routes/events.js'
-import { auth, SECRET, testApp, testConfig } from '../helper.js'
-import { sign } from '../../src/auth/webhook-signature.js'
+import { auth, signedHeaders, testApp, testConfig } from '../helper.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 
@@ -139,8 +138,7 @@ describe('GET /patches/{id}/events', () => {
     const app = await testApp()
     const id = await enqueue(app)
     await app.store.cancel(id)
-    const ts = Math.floor(Date.now() / 1000)
-    const headers = { 'webhook-id': 'msg_events', 'webhook-timestamp': String(ts), 'webhook-signature': sign(SECRET, 'msg_events', ts, '') }
+    const headers = signedHeaders('')
     const res = await app.inject({ method: 'GET', url: `/patches/${id}/events`, headers })
     assert.equal(res.statusCode, 200, res.body)
     assert.deepEqual(events(res.body).map((e) => e.json.status), ['queued', 'cancelled'])
