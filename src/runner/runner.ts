@@ -93,8 +93,9 @@ export class Runner {
 
   /**
    * Undoes the write of a runner killed mid-patch now, not when the next patch for the workspace
-   * comes: the interrupted patch may have been given up (maxAttempts) and never come back. Under
-   * the workspace lock, so a live runner's own journal is never touched.
+   * comes: that may be long after, or (for a patch settled elsewhere) never, and the tree must
+   * not sit half-written meanwhile. Under the workspace lock, so a live runner's own journal is
+   * never touched.
    */
   async #recoverInterrupted(ws: WorkspaceConfig): Promise<void> {
     const root = await realpath(ws.path)
