@@ -146,31 +146,42 @@ describe('PostgreSQL scale-out: 2 gateways, 3 runners, 3 targets', { skip: SKIP 
       })()
       restarted = restart
 
-      // The kill: once a quarter has landed, freeze runner 1 while it holds a lease, then SIGKILL it.
-      const victim = workers[1]!
-      const runnerIds = async (pid: number) => (await db.query<{ id: string }>(`SELECT id FROM ${s}.runners WHERE pid = $1`, [pid])).rows.map((r) => r.id)
-      const kill = (async () => {
+      // The kill: once a quarter has landed, freeze a runner that holds a lease, then SIGKILL it.
+      // Which runner is found each time: a fast cluster may leave any one of them idle.
+      const owners = async () =>
+        (
+          await db.query<{ pid: number; patch: string }>(
+            `SELECT r.pid, p.id AS patch FROM ${s}.patches p JOIN ${s}.runners r ON r.id = p.lease_owner WHERE p.status = 'running'`,
+          )
+        ).rows
+      const kill = (async (): Promise<{ index: number; pid: number; held: string[] }> => {
         const applied = async () => Number((await db.query(`SELECT count(*) AS n FROM ${s}.patches WHERE status = 'applied'`)).rows[0].n)
         await until('a quarter of the patches applied', async () => (await applied()) >= PATCHES / 4, deadline, logs)
-        const ids = await runnerIds(victim.child.pid!)
         for (let tries = 0; ; tries++) {
-          victim.child.kill('SIGSTOP')
-          // A statement already sent may still commit: give it time, then read what the frozen runner holds.
-          await sleep(150)
-          const held = await db.query<{ id: string }>(`SELECT id FROM ${s}.patches WHERE status = 'running' AND lease_owner = ANY ($1)`, [ids])
-          if (held.rows.length > 0) {
-            await stop(victim.child, 'SIGKILL')
-            return held.rows.map((r) => r.id)
+          const holding = await owners()
+          const candidates = workers.flatMap((w, i) => (holding.some((h) => h.pid === w.child.pid) ? [i] : []))
+          const index = candidates[Math.floor(Math.random() * candidates.length)] ?? -1
+          if (index >= 0) {
+            const victim = workers[index]!.child
+            victim.kill('SIGSTOP')
+            // A statement already sent may still commit: give it time, then read what the frozen runner holds.
+            await sleep(150)
+            const held = (await owners()).filter((h) => h.pid === victim.pid).map((h) => h.patch)
+            if (held.length > 0) {
+              await stop(victim, 'SIGKILL')
+              return { index, pid: victim.pid!, held }
+            }
+            victim.kill('SIGCONT')
           }
-          victim.child.kill('SIGCONT')
-          if (tries > 200) throw new Error('runner 1 never held a lease')
+          if (tries > 200) throw new Error('no runner was caught holding a lease')
           await sleep(30 + Math.floor(Math.random() * 60))
         }
       })()
 
       // Together, so that a failing restart or kill ends the test instead of leaving clients waiting.
-      const [, , interrupted] = await Promise.all([Promise.all(clients), restart, kill])
-      t.diagnostic(`posted and acknowledged ${acks.length} patches after ${Date.now() - started} ms; ${connectionErrors} connection errors retried; runner 1 killed holding ${interrupted.join(', ')}`)
+      const [, , killed] = await Promise.all([Promise.all(clients), restart, kill])
+      const interrupted = killed.held
+      t.diagnostic(`posted and acknowledged ${acks.length} patches after ${Date.now() - started} ms; ${connectionErrors} connection errors retried; runner ${killed.index} killed holding ${interrupted.join(', ')}`)
 
       // The survivors take the killed runner's patches over once its leases expire; then the machine comes back.
       await until(
@@ -179,7 +190,7 @@ describe('PostgreSQL scale-out: 2 gateways, 3 runners, 3 targets', { skip: SKIP 
         deadline,
         logs,
       )
-      workers[1] = await startWork(machines[1]!.env)
+      workers[killed.index] = await startWork(machines[killed.index]!.env)
 
       await until(
         'every patch to reach a final status',
@@ -239,7 +250,7 @@ describe('PostgreSQL scale-out: 2 gateways, 3 runners, 3 targets', { skip: SKIP 
       }
 
       // The killed runner's patches were taken over after their leases expired, and landed once.
-      const killedIds = await runnerIds(victim.child.pid!)
+      const killedIds = (await db.query<{ id: string }>(`SELECT id FROM ${s}.runners WHERE pid = $1`, [killed.pid])).rows.map((r) => r.id)
       for (const id of interrupted) {
         const res = await fetch(`${urls[1]}/patches/${id}`, { headers: { authorization: `Bearer ${token}` } })
         const record = (await res.json()) as { status: string; events: { reason: string; detail: string | null }[] }
@@ -257,7 +268,7 @@ describe('PostgreSQL scale-out: 2 gateways, 3 runners, 3 targets', { skip: SKIP 
       t.diagnostic(`releases and expiries: ${JSON.stringify(retried.rows)}; per patch ${JSON.stringify(timing.rows[0])}; total ${Date.now() - started} ms`)
 
       // Everything stops cleanly.
-      for (const w of workers) if (w !== victim) assert.equal(await stop(w.child, 'SIGTERM'), 0, w.output().slice(-2000))
+      for (const w of workers) assert.equal(await stop(w.child, 'SIGTERM'), 0, w.output().slice(-2000))
       for (const g of gateways) assert.equal(await stop(g.child, 'SIGTERM'), 0, g.output().slice(-2000))
     } finally {
       await Promise.all(everyProcess().map((c) => stop(c, 'SIGKILL').catch(() => null)))
