@@ -61,6 +61,20 @@ export function makeWorkspace(tree: Tree = { 'README.md': '# demo\n' }): string 
   return root
 }
 
+/**
+ * A workspace whose branch is pushed to a bare remote, and a second clone of that remote standing
+ * for another runner machine or someone else pushing.
+ */
+export function withRemote(): { root: string; remote: string; other: string } {
+  const root = makeWorkspace({ 'a.txt': 'a\n' })
+  const remote = path.join(tempDir('gr-remote-'), 'remote.git')
+  git(path.dirname(remote), 'init', '-q', '--bare', '-b', 'main', remote)
+  git(root, 'push', '-q', remote, 'main')
+  const other = path.join(tempDir('gr-other-'), 'other')
+  git(path.dirname(other), 'clone', '-q', remote, other)
+  return { root, remote, other }
+}
+
 /** Every entry of the work tree (not .git) with its type, permission bits and bytes. */
 export function treeState(root: string): Record<string, string> {
   const out: Record<string, string> = {}

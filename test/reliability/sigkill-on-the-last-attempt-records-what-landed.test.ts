@@ -1,39 +1,23 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { writeFileSync } from 'node:fs'
-import path from 'node:path'
 import { describe, it } from 'node:test'
 import type { PatchRecord } from '../../src/schemas/record.js'
 import { VERIFY_ONLY_REASON } from '../../src/store/port.js'
-import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import type { FaultPoint } from '../../src/fault-point.js'
-import { commitsFor, enqueue, head, makeWorkspace, patch, status, tempDir, treeState } from '../helpers/git.js'
+import { commitsFor, head, status, treeState } from '../helpers/git.js'
 import { until } from '../helper.js'
-import { spawnWorker } from '../process.js'
+import { runnerKilledAt } from './killed-runner-rig.js'
 
 /**
  * With maxAttempts 1 the first claim is the last attempt. A runner SIGKILLed at `fault` leaves
- * the patch running under a lease nobody renews; a second runner reaps it and settles it.
+ * the patch running under a lease nobody renews; the next runner reaps it and settles it.
  */
 async function killedOnTheLastAttempt(fault: `${FaultPoint}:${number}`) {
-  const root = makeWorkspace({ 'a.txt': 'a\n', 'b.txt': 'b\n' })
-  const before = { tree: treeState(root), head: head(root) }
-  const dataDir = tempDir('gr-last-attempt-')
-  const configFile = path.join(dataDir, 'config.json')
-  const faultFile = path.join(dataDir, 'fault')
-  writeFileSync(configFile, JSON.stringify({ workspaces: { default: { path: root, branch: 'main' } }, runner: { leaseMs: 500, heartbeatMs: 100, pollMs: 50, maxAttempts: 1 } }))
-  const env = { GHOST_DATA_DIR: dataDir, GHOST_CONFIG: configFile, GHOST_FAULT_FILE: faultFile }
-  const store = await openSqliteStore({ file: path.join(dataDir, 'ghost-runner.db') })
+  const { root, before, store, id, next } = await runnerKilledAt(fault)
   try {
-    const id = await enqueue(store, patch({ operations: [{ op: 'write', path: 'a.txt', contents: 'A\n' }, { op: 'write', path: 'b.txt', contents: 'B\n' }, { op: 'write', path: 'c.txt', contents: 'C\n' }] }))
-    writeFileSync(faultFile, fault)
-    const first = spawnWorker(env)
-    await once(first.child, 'exit')
-    assert.equal(first.child.signalCode, 'SIGKILL', first.output())
     const landed = commitsFor(root, id)
 
-    writeFileSync(faultFile, '')
-    const second = spawnWorker(env)
+    const second = next()
     try {
       const record: PatchRecord = await until('the patch to settle', async () => {
         const r = await store.get(id)

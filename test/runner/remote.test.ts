@@ -1,18 +1,7 @@
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { commitsFor, enqueue, git, head, makeWorkspace, openTestStore, patch, runNext, runnerConfig, status, tempDir, workspace } from '../helpers/git.js'
-
-/** A bare remote seeded from a workspace, plus a second clone standing for someone else. */
-function setup() {
-  const root = makeWorkspace({ 'a.txt': 'a\n' })
-  const remote = path.join(tempDir('gr-remote-'), 'remote.git')
-  git(path.dirname(remote), 'init', '-q', '--bare', '-b', 'main', remote)
-  git(root, 'push', '-q', remote, 'main')
-  const other = path.join(tempDir('gr-other-'), 'other')
-  git(path.dirname(other), 'clone', '-q', remote, other)
-  return { root, remote, other }
-}
+import { commitsFor, enqueue, git, head, openTestStore, patch, runNext, runnerConfig, status, withRemote, workspace } from '../helpers/git.js'
 
 function pushFromOther(other: string, file: string) {
   git(other, 'pull', '-q', '--ff-only')
@@ -22,7 +11,7 @@ function pushFromOther(other: string, file: string) {
 
 describe('workspace with a remote', () => {
   it('pushes the commit and the tag, and fast-forwards to what others pushed first', async () => {
-    const { root, remote, other } = setup()
+    const { root, remote, other } = withRemote()
     const config = runnerConfig({ default: workspace(root, { remote }) })
     const store = await openTestStore()
     const first = await enqueue(store, patch({ commit: { tag: 'r1' }, operations: [{ op: 'write', path: 'a.txt', contents: 'b\n' }] }))
@@ -41,7 +30,7 @@ describe('workspace with a remote', () => {
   })
 
   it('a lost push race restores everything and puts the patch back; the retry lands on top', async () => {
-    const { root, remote, other } = setup()
+    const { root, remote, other } = withRemote()
     // The check pushes from the other clone (once): the remote moves between fetch and push.
     const race = `
       const { execFileSync } = require('child_process'); const fs = require('fs')
@@ -72,7 +61,7 @@ describe('workspace with a remote', () => {
   })
 
   it('lost push races are bounded: after maxAttempts the patch fails, never forced, nothing of it on the remote', async () => {
-    const { root, remote, other } = setup()
+    const { root, remote, other } = withRemote()
     // Someone pushes during every check: each attempt loses the race.
     const race = `
       const { execFileSync } = require('child_process')
@@ -101,7 +90,7 @@ describe('workspace with a remote', () => {
   })
 
   it('a runner killed between its commit and its push leaves a commit the next patch drops, not pushes', async () => {
-    const { root, remote, other } = setup()
+    const { root, remote, other } = withRemote()
     const store = await openTestStore()
     const mine = runnerConfig({ default: workspace(root, { remote }) })
     const theirs = runnerConfig({ default: workspace(other, { remote }) })
@@ -127,7 +116,7 @@ describe('workspace with a remote', () => {
   })
 
   it('commits of a person in the clone are still pushed, and a divergence with them is still refused', async () => {
-    const { root, remote, other } = setup()
+    const { root, remote, other } = withRemote()
     const store = await openTestStore()
     const config = runnerConfig({ default: workspace(root, { remote }) })
     git(root, 'commit', '-q', '--allow-empty', '-m', 'a person commits here')

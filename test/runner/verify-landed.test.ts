@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { runPatch } from '../../src/runner/execute.js'
 import { VERIFY_ONLY_REASON, type Store } from '../../src/store/port.js'
 import type { Config } from '../../src/config.js'
-import { commitCount, commitsFor, enqueue, git, head, makeWorkspace, openTestStore, patch, runNext, runnerConfig, silentLogger, status, tempDir, treeState, workspace } from '../helpers/git.js'
+import { commitCount, commitsFor, enqueue, git, head, makeWorkspace, openTestStore, patch, runNext, runnerConfig, silentLogger, status, tempDir, treeState, withRemote, workspace } from '../helpers/git.js'
 
 const FAR_FUTURE = Date.now() + 24 * 3600_000
 const noLease = { signal: new AbortController().signal, check() {} }
@@ -18,20 +18,10 @@ async function commitAndDie(store: Store, config: Config): Promise<string> {
   return outcome.status === 'applied' ? outcome.result.commit! : ''
 }
 
-/** A bare remote seeded from `here`, and a second clone of it standing for another runner machine. */
-function twoHosts(): { here: string; there: string; remote: string } {
-  const here = makeWorkspace({ 'a.txt': 'a\n' })
-  const remote = path.join(tempDir('gr-remote-'), 'remote.git')
-  git(path.dirname(remote), 'init', '-q', '--bare', '-b', 'main', remote)
-  git(here, 'push', '-q', remote, 'main')
-  const there = path.join(tempDir('gr-other-host-'), 'ws')
-  git(path.dirname(there), 'clone', '-q', remote, there)
-  return { here, there, remote }
-}
 
 describe('a patch whose lease is lost before its last attempt, with a remote', () => {
   it('is neither rejected nor failed while the remote cannot be searched for what another host pushed', async () => {
-    const { here, there, remote } = twoHosts()
+    const { root: here, other: there, remote } = withRemote()
     const hostA = runnerConfig({ default: workspace(there, { remote }) })
     const hostB = runnerConfig({ default: workspace(here, { remote }) })
     const store = await openTestStore()
@@ -136,7 +126,7 @@ describe('a patch whose lease is lost on its last attempt', () => {
   })
 
   it('with a remote, finds the commit another host pushed before it died', async () => {
-    const { here, there, remote } = twoHosts()
+    const { root: here, other: there, remote } = withRemote()
     const runner = { leaseMs: 10_000, heartbeatMs: 200, pollMs: 50, maxAttempts: 1, concurrency: 1 }
     const hostA = runnerConfig({ default: workspace(there, { remote }) }, { runner })
     const hostB = runnerConfig({ default: workspace(here, { remote }) }, { runner })
