@@ -76,9 +76,13 @@ export class Runner {
     return this.#blocked
   }
 
-  /** Creates missing default workspaces and notes which ones cannot be used as they stand. */
+  /**
+   * Creates missing default workspaces, clones missing ones that have a remote, and notes which
+   * ones cannot be used as they stand. All at once: a slow clone delays the start by its own
+   * length, not by the sum of every workspace's.
+   */
   async prepareWorkspaces(): Promise<void> {
-    for (const [name, ws] of Object.entries(this.#config.workspaces)) {
+    const prepare = async (name: string, ws: WorkspaceConfig) => {
       try {
         await prepareWorkspace(ws, { dataDir: this.#config.dataDir })
         await this.#recoverInterrupted(ws)
@@ -89,6 +93,12 @@ export class Runner {
         this.#setBlocked(name, { code: 'WORKSPACE_UNAVAILABLE', message, paths: [] })
       }
     }
+    // Names that share a path take turns, so one directory is never created twice at once.
+    const byPath = new Map<string, Promise<void>>()
+    for (const [name, ws] of Object.entries(this.#config.workspaces)) {
+      byPath.set(ws.path, (byPath.get(ws.path) ?? Promise.resolve()).then(() => prepare(name, ws)))
+    }
+    await Promise.all(byPath.values())
   }
 
   /**

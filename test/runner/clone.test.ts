@@ -127,6 +127,22 @@ describe('a workspace with a remote and no local repository yet', () => {
     }
   })
 
+  it('a runner prepares its workspaces together: two clones, and two names for one path made once', async () => {
+    const parent = tempDir('gr-new-machine-')
+    const [first, second] = [path.join(parent, 'one'), path.join(parent, 'two')]
+    const dataDir = tempDir('gr-data-')
+    const shared = path.join(dataDir, 'workspaces', 'shared')
+    const config = runnerConfig(
+      { one: workspace(first, { remote: bareRemote() }), two: workspace(second, { remote: bareRemote() }), a: workspace(shared), b: workspace(shared) },
+      { dataDir },
+    )
+    const runner = new Runner({ store: await openTestStore(), config, log: silentLogger })
+    await runner.prepareWorkspaces()
+    assert.deepEqual([...runner.blocked.keys()], [])
+    for (const root of [first, second]) assert.equal(branchOf(root), 'main')
+    assert.equal(git(shared, 'rev-list', '--count', 'HEAD').trim(), '1', 'one initial commit')
+  })
+
   it('an unreachable remote leaves nothing behind and says so', async () => {
     const parent = tempDir('gr-new-machine-')
     const root = path.join(parent, 'ws')
