@@ -36,7 +36,8 @@ export class SpawnerLostError extends Error {
 
 // Under the TypeScript loader (tests, `npm start`) the entry is the .ts source; compiled, the .js.
 const entry = new URL(`./spawner-process${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
-const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : []
+// Resolved here, so the helper finds the loader whatever directory the server was started from.
+const execArgv = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []
 
 interface Pending {
   resolve: (result: SpawnResult) => void
