@@ -186,7 +186,7 @@ export class Runner {
 
   async #tick(): Promise<void> {
     // Not awaited: preparing a workspace may mean cloning it, which must not hold up the heartbeat.
-    void this.#recheckBlocked()
+    void this.#recheckBlocked().catch((err: unknown) => this.#log.warn({ err }, 'could not look at the blocked workspaces again'))
     try {
       await this.#heartbeat()
     } catch (err) {
