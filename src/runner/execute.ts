@@ -325,7 +325,8 @@ export async function recordOutcome(store: Store, claimed: ClaimedPatch, outcome
     case 'rejected':
       return store.fail(id, claimed.token, outcome.status, outcome.error, outcome.result)
     case 'release':
-      return store.release(id, claimed.token, outcome.reason, outcome.detail)
+      // Only a lost push race tried the patch; a held workspace or an unsearchable branch did not.
+      return store.release(id, claimed.token, outcome.reason, outcome.detail, { attempted: outcome.reason === 'push_rejected' })
     case 'abandoned':
       return false
   }

@@ -271,7 +271,7 @@ export class Runner {
     const log = this.#log.child({ patch: record.id, target: record.target })
     if (!this.#running) {
       // Claimed while stopping: hand it straight back rather than start work that would delay shutdown.
-      void this.#store.release(record.id, token, 'runner_stopping', this.id).catch((err: unknown) => log.warn({ err }, 'could not release a patch'))
+      void this.#store.release(record.id, token, 'runner_stopping', this.id, { attempted: false }).catch((err: unknown) => log.warn({ err }, 'could not release a patch'))
       return
     }
     log.info({ attempt: record.attempts, ...(verifyOnly(record) && { verify_only: true }) }, 'patch claimed')

@@ -169,8 +169,13 @@ export interface Store {
   complete(id: string, token: number, result: PatchResult): Promise<boolean>
   /** Ends a running patch as failed or rejected; refused (false) when the token is stale. */
   fail(id: string, token: number, status: 'failed' | 'rejected', error: PatchError, result: PatchResult | null): Promise<boolean>
-  /** Puts a running patch back at the head of its lane (e.g. a lost push race); attempts are kept. */
-  release(id: string, token: number, reason: string, detail?: string): Promise<boolean>
+  /**
+   * Puts a running patch back at the head of its lane (e.g. a lost push race); attempts are kept.
+   * With `attempted: false` (the claim did nothing to the patch: its workspace was held by
+   * another runner, the runner was stopping, whether it had landed could not be told) the claim
+   * is given back, so maxAttempts counts only claims that tried the patch.
+   */
+  release(id: string, token: number, reason: string, detail?: string, opts?: { attempted?: boolean }): Promise<boolean>
   /**
    * Leases with lease_expires_at <= now go back to queued (attempts kept), at the head of their
    * lane, with reason `lease_expired`. Once attempts >= maxAttempts the reason is

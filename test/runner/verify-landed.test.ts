@@ -110,14 +110,14 @@ describe('a patch whose lease is lost on its last attempt', () => {
     assert.equal(status(root), '?? notes.txt\n', 'the person\'s work is left alone')
   })
 
-  it('releases for workspace_busy count as attempts but never make a claim verification-only', async () => {
+  it('attempts that reach maxAttempts through releases never make a claim verification-only', async () => {
     const root = makeWorkspace({ 'a.txt': 'a\n' })
     const config = runnerConfig({ default: workspace(root) })
     const store = await openTestStore()
     const id = await enqueue(store, patch({ operations: [{ op: 'write', path: 'a.txt', contents: 'b\n' }] }))
     for (let i = 0; i < config.runner.maxAttempts; i++) {
       const c = (await store.claim('busy', { targets: null, leaseMs: 5000 }))!
-      assert.equal(await store.release(c.record.id, c.token, 'workspace_busy', 'held'), true)
+      assert.equal(await store.release(c.record.id, c.token, 'push_rejected', 'the remote moved'), true)
     }
     const { record } = await runNext(store, config)
     assert.equal(record.attempts, config.runner.maxAttempts + 1)

@@ -28,6 +28,7 @@ describe('workspace lock', () => {
       assert.equal(outcome.status, 'release')
       assert.equal(record.status, 'queued')
       assert.equal(record.events.at(-1)?.reason, 'workspace_busy')
+      assert.equal(record.attempts, 0, 'a claim that found the workspace held is not an attempt')
       assert.ok(existsSync(lockFile(root)), 'someone else’s lock is left alone')
       assert.ok(!existsSync(path.join(root, 'x.txt')))
     } finally {

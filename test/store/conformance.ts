@@ -487,6 +487,17 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         assert.equal(await store.release(c2.record.id, c2.token, 'shutdown'), true)
         assert.deepEqual((await store.get(c2.record.id))?.events.map(ev).at(-1), ['queued', 'shutdown', null])
       })
+
+      it('a release that did not try the patch gives its attempt back', async () => {
+        const store = await fresh()
+        await lane(store, 'a', 1)
+        const c1 = await claimed(store)
+        assert.equal(await store.release(c1.record.id, c1.token, 'workspace_busy', 'held by r2', { attempted: false }), true)
+        assert.equal((await store.get(c1.record.id))?.attempts, 0)
+        const c2 = await claimed(store)
+        assert.equal(c2.record.attempts, 1, 'the next claim is the first attempt')
+        assert.deepEqual(c2.record.events.map(ev).slice(-2), [['queued', 'workspace_busy', 'held by r2'], ['running', 'claimed', 'runner-1']])
+      })
     })
 
     describe('cancel', () => {

@@ -31,14 +31,15 @@ export const finishSql = (s: string) => `
   SELECT 1 FROM ev`
 
 /**
- * $1 id, $2 token, $3 reason, $4 detail, $5 and $6 the subscribed (url, status) pairs.
- * Attempts are kept: they count claims.
+ * $1 id, $2 token, $3 reason, $4 detail, $5 and $6 the subscribed (url, status) pairs, $7 whether
+ * the claim tried the patch (false gives its attempt back; see Store.release).
  */
 export const releaseSql = (s: string) => `
   WITH t AS (SELECT ${now('NULL')} AS now),
   upd AS (
     UPDATE ${s}.patches p
-    SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = t.now
+    SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = t.now,
+      attempts = p.attempts - CASE WHEN $7::boolean THEN 0 ELSE 1 END
     FROM t
     WHERE p.id = $1 AND p.status = 'running' AND p.lease_token = $2
     RETURNING p.id, p.updated_at

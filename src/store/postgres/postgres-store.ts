@@ -231,10 +231,10 @@ export class PostgresStoreImpl implements PostgresStore {
     })
   }
 
-  release(id: string, token: number, reason: string, detail?: string): Promise<boolean> {
+  release(id: string, token: number, reason: string, detail?: string, opts: { attempted?: boolean } = {}): Promise<boolean> {
     const subs = this.subscriptions
     return this.run(async () => {
-      const values = [pgText(id), token, pgText(reason), pgText(detail ?? null), subs.urls, subs.statuses]
+      const values = [pgText(id), token, pgText(reason), pgText(detail ?? null), subs.urls, subs.statuses, opts.attempted !== false]
       return (await this.exec(this.sql.release, values)).rowCount === 1
     })
   }

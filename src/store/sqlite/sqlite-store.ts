@@ -231,12 +231,12 @@ export class SqliteStoreImpl implements SqliteStore {
       .immediate()
   }
 
-  async release(id: string, token: number, reason: string, detail?: string): Promise<boolean> {
+  async release(id: string, token: number, reason: string, detail?: string, opts: { attempted?: boolean } = {}): Promise<boolean> {
     const st = this.st
     const now = Date.now()
     return this.db
       .transaction(() => {
-        if (st.requeue.run({ id, token, now }).changes !== 1) return false
+        if (st.requeue.run({ id, token, now, give_back: opts.attempted === false ? 1 : 0 }).changes !== 1) return false
         this.event(st, { patch_id: id, at: now, status: 'queued', reason, detail: detail ?? null })
         return true
       })
@@ -252,7 +252,7 @@ export class SqliteStoreImpl implements SqliteStore {
         for (const lease of st.expired.all(now)) {
           // Never failed here: the runner may have committed before it died (see Store.reapExpired).
           const reason = lease.attempts >= opts.maxAttempts ? VERIFY_ONLY_REASON : 'lease_expired'
-          if (st.requeue.run({ id: lease.id, token: lease.lease_token, now }).changes !== 1) continue
+          if (st.requeue.run({ id: lease.id, token: lease.lease_token, now, give_back: 0 }).changes !== 1) continue
           this.event(st, { patch_id: lease.id, at: now, status: 'queued', reason, detail: lease.lease_owner ?? 'unknown' })
           n += 1
         }

@@ -98,9 +98,10 @@ export function prepareStatements(db: Database.Database) {
          finished_at = @now, updated_at = @now
        WHERE id = @id AND status = 'running' AND lease_token = @token`,
     ),
-    requeue: db.prepare<[{ id: string; token: number; now: number }]>(
+    // give_back: 1 returns the claim's attempt (a release that did nothing to the patch).
+    requeue: db.prepare<[{ id: string; token: number; now: number; give_back: 0 | 1 }]>(
       `UPDATE patches SET status = 'queued', lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-         started_at = NULL, updated_at = @now
+         started_at = NULL, updated_at = @now, attempts = attempts - @give_back
        WHERE id = @id AND status = 'running' AND lease_token = @token`,
     ),
     expired: db.prepare<[number], { id: string; attempts: number; lease_token: number; lease_owner: string | null }>(
