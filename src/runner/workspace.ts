@@ -23,13 +23,9 @@ export const authorEnv = (ws: WorkspaceConfig): Record<string, string> => ({
   GIT_COMMITTER_EMAIL: ws.author.email,
 })
 
-async function isEmptyDir(dir: string): Promise<boolean> {
-  return (await readdir(dir)).length === 0
-}
-
 /** An existing directory with nothing in it (false for a file, so the checks below can say so). */
 async function isEmptyDirectory(p: string): Promise<boolean> {
-  return (await stat(p)).isDirectory() && (await isEmptyDir(p))
+  return (await stat(p)).isDirectory() && (await readdir(p)).length === 0
 }
 
 /** A clone of a large repository over a slow link takes a while, but not forever. */
@@ -105,7 +101,7 @@ export async function locateWorkspace(ws: WorkspaceConfig, opts: PrepareOptions)
   const { remote } = ws
   if (remote !== undefined && (!existsSync(root) || (await isEmptyDirectory(root)))) {
     await cloneWorkspace({ ...ws, remote })
-  } else if (!existsSync(root) || (creatable && (await isEmptyDir(root)))) {
+  } else if (!existsSync(root) || (creatable && (await isEmptyDirectory(root)))) {
     if (!creatable) throw new PatchFailure('failed', 'WORKSPACE_UNAVAILABLE', `workspace directory does not exist: ${root}`)
     await mkdir(root, { recursive: true })
     await git(['init', '-q', '-b', ws.branch], { cwd: root })
