@@ -6,19 +6,21 @@ import os from 'node:os'
 // loop (and every request) for 10–50 ms on each probe round.
 
 interface CpuTimes {
+  count: number
   busy: number
   total: number
 }
 
 function cpuTimes(): CpuTimes {
+  const cpus = os.cpus()
   let busy = 0
   let total = 0
-  for (const { times } of os.cpus()) {
+  for (const { times } of cpus) {
     const sum = times.user + times.nice + times.sys + times.irq + times.idle
     total += sum
     busy += sum - times.idle
   }
-  return { busy, total }
+  return { count: cpus.length, busy, total }
 }
 
 /**
@@ -26,13 +28,13 @@ function cpuTimes(): CpuTimes {
  * Each sampler keeps its own previous reading.
  */
 export function cpuSampler(): () => { count: number; percent: number } {
-  let previous: CpuTimes = { busy: 0, total: 0 }
+  let previous: CpuTimes = { count: 0, busy: 0, total: 0 }
   return () => {
     const now = cpuTimes()
     const total = now.total - previous.total
     const percent = total > 0 ? ((now.busy - previous.busy) / total) * 100 : 0
     previous = now
-    return { count: os.cpus().length, percent }
+    return { count: now.count, percent }
   }
 }
 
