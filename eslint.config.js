@@ -11,4 +11,13 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // Sizes a reader can hold at once: a file of the service within 300 lines, a function
+    // within 60 (blank lines and comments not counted).
+    files: ['src/**/*.ts', 'plugins/**/*.ts', 'probes/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+    },
+  },
 )

@@ -6,15 +6,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import Database from 'better-sqlite3'
-import { sign } from '../src/auth/webhook-signature.js'
+import { hostileScenario } from './hostile.js'
+import { acknowledgedIds, codeCount, load, patchBody, postgresWebhookRequest, SECONDS, SECRET, signedRequest, webhookRequest } from './load.js'
+import { openSqliteStore } from '../src/store/sqlite/index.js'
+import { benchSchema, growth, postgresUrl, type Harness } from './scale.js'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 5
-const SECONDS = quick ? 1.5 : 8
 const RUNNER_PATCHES = quick ? 20 : 100
 const QUEUED = 10_000
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+// Stored patches for the growth scenario.
+const GROWTH = quick ? 30_000 : 300_000
 const TOKEN = 'bench-token-0123456789abcdef'
 const root = new URL('..', import.meta.url).pathname
 
@@ -38,7 +40,7 @@ async function waitFor(url: string, child: ChildProcess) {
   throw new Error(`${url} did not come up`)
 }
 
-async function startService(command: 'serve' | 'start', dataDir: string, workspace: string, port: number): Promise<Proc> {
+async function startService(command: 'serve' | 'start', dataDir: string, workspace: string, port: number, limits: Record<string, number> = {}, extra: Record<string, string> = {}): Promise<Proc> {
   const child = spawn(process.execPath, ['dist/src/cli.js', command], {
     cwd: root,
     env: {
@@ -49,8 +51,9 @@ async function startService(command: 'serve' | 'start', dataDir: string, workspa
       GHOST_DATA_DIR: dataDir,
       GHOST_WEBHOOK_SECRETS: SECRET,
       GHOST_API_TOKENS: TOKEN,
-      GHOST_CONFIG: writeConfig(dataDir, workspace),
+      GHOST_CONFIG: writeConfig(dataDir, workspace, limits),
       LOG_LEVEL: 'warn',
+      ...extra,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -61,9 +64,9 @@ async function startService(command: 'serve' | 'start', dataDir: string, workspa
   return { child, url, pid: child.pid! }
 }
 
-function writeConfig(dataDir: string, workspace: string) {
+function writeConfig(dataDir: string, workspace: string, limits: Record<string, number>) {
   const file = join(dataDir, 'bench-config.json')
-  writeFileSync(file, JSON.stringify({ workspaces: { default: { path: workspace } }, limits: { queueDepth: 1_000_000, ratePerMinute: 100_000_000 }, drainDelayMs: 0 }))
+  writeFileSync(file, JSON.stringify({ workspaces: { default: { path: workspace } }, limits: { queueDepth: 1_000_000, ratePerMinute: 100_000_000, ...limits }, drainDelayMs: 0 }))
   return file
 }
 
@@ -84,45 +87,6 @@ async function stop(p: Proc) {
 let nextPort = 20000 + Math.floor(Math.random() * 20000)
 const port = () => nextPort++
 
-/** A realistic patch of a few KB with several operations, unique per call. */
-function patchBody(n: number) {
-  const filler = Array.from({ length: 40 }, (_, i) => `export const value${i} = ${i * n} // generated line ${i}`).join('\n')
-  return JSON.stringify({
-    target: 'default',
-    description: `bench patch ${n}`,
-    operations: [
-      { op: 'write', path: `src/gen/file-${n % 50}.ts`, contents: `${filler}\n` },
-      { op: 'replace', path: 'README.md', find: 'bench', replace: 'Bench', count: 1 },
-      { op: 'insert', path: 'README.md', contents: `\n- entry ${n}\n`, after: '# Bench' },
-      { op: 'diff', diff: `diff --git a/notes-${n}.txt b/notes-${n}.txt\nnew file mode 100644\n--- /dev/null\n+++ b/notes-${n}.txt\n@@ -0,0 +1,2 @@\n+note ${n}\n+done\n` },
-    ],
-    metadata: { agent: 'bench', run: n },
-  })
-}
-
-/** Ids the service acknowledged with 202, collected from the response bodies. */
-const acknowledgedIds = new Set<string>()
-const webhookRequest = {
-  setupRequest: (r: autocannon.Request) => ({ ...r, ...signedRequest(), method: 'POST' as const }),
-  onResponse: (status: number, body: string) => {
-    if (status === 202) acknowledgedIds.add((JSON.parse(body) as { id: string }).id)
-  },
-}
-
-let seq = 0
-function signedRequest(): { body: string; headers: Record<string, string> } {
-  const body = patchBody(seq++)
-  const id = `msg_bench_${process.pid}_${seq}`
-  const ts = Math.floor(Date.now() / 1000)
-  return { body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sign(SECRET, id, ts, body) } }
-}
-
-async function load(opts: autocannon.Options) {
-  return autocannon({ connections: 50, duration: SECONDS, ...opts })
-}
-
-const codeCount = (r: autocannon.Result, code: number) => (r.statusCodeStats as Record<string, { count: number }> | undefined)?.[code]?.count ?? 0
-
 function workspace(dir: string) {
   git(dir, 'init', '-q', '-b', 'main')
   writeFileSync(join(dir, 'README.md'), '# bench\n')
@@ -137,17 +101,22 @@ async function main() {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' })
   const tmp = mkdtempSync(join(tmpdir(), 'gr-bench-'))
   const results: Record<string, number> = {}
+  // Figures that need PostgreSQL: null when DATABASE_URL is not set.
+  const nulls: Record<string, number | null> = {}
   try {
     // 1 and 2: HTTP scenarios, service (`serve`, no runner competing for the CPU) vs baseline.
     const baseline = await startBaseline(port())
     const dataDir = join(tmp, 'http')
     const svc = await startService('serve', mkdirp(dataDir), workspace(mkdirp(join(tmp, 'ws-http'))), port())
-    const rps: Record<string, number[]> = { bare_get: [], health: [], ready: [], bare_post: [], webhook: [] }
+    // The webhook on PostgreSQL, measured in the same rounds against the same bare POST.
+    const pgSvc = postgresUrl ? await startService('serve', mkdirp(join(tmp, 'pg')), workspace(mkdirp(join(tmp, 'ws-pg'))), port(), {}, { DATABASE_URL: postgresUrl, GHOST_DATABASE_SCHEMA: benchSchema() }) : null
+    const rps: Record<string, number[]> = { bare_get: [], health: [], ready: [], bare_post: [], webhook: [], webhook_postgres: [] }
     const p99: Record<string, number[]> = { health: [], ready: [], webhook: [] }
     let accepted = 0
     // Warm-up: JIT and caches on both sides.
     await load({ url: `${baseline.url}/baseline`, duration: 1 })
     await load({ url: `${svc.url}/health`, duration: 1 })
+    if (pgSvc) await load({ url: `${pgSvc.url}/webhook`, method: 'POST', requests: [postgresWebhookRequest], duration: 1 })
     for (let round = 0; round < ROUNDS; round++) {
       const bareGet = await load({ url: `${baseline.url}/baseline` })
       const health = await load({ url: `${svc.url}/health` })
@@ -160,18 +129,20 @@ async function main() {
       rps.ready!.push(ready.requests.average)
       rps.bare_post!.push(barePost.requests.average)
       rps.webhook!.push(codeCount(webhook, 202) / SECONDS)
+      if (pgSvc) rps.webhook_postgres!.push(codeCount(await load({ url: `${pgSvc.url}/webhook`, method: 'POST', requests: [postgresWebhookRequest] }), 202) / SECONDS)
       p99.health!.push(health.latency.p99)
       p99.ready!.push(ready.latency.p99)
       p99.webhook!.push(webhook.latency.p99)
-      log(`round ${round + 1}/${ROUNDS}: bare GET ${bareGet.requests.average.toFixed(0)} /health ${health.requests.average.toFixed(0)} /ready ${ready.requests.average.toFixed(0)} bare POST ${barePost.requests.average.toFixed(0)} webhook ${(codeCount(webhook, 202) / SECONDS).toFixed(0)} req/s (non-2xx ${webhook.non2xx}, errors ${webhook.errors})`)
+      log(`round ${round + 1}/${ROUNDS}: bare GET ${bareGet.requests.average.toFixed(0)} /health ${health.requests.average.toFixed(0)} /ready ${ready.requests.average.toFixed(0)} bare POST ${barePost.requests.average.toFixed(0)} webhook ${(codeCount(webhook, 202) / SECONDS).toFixed(0)}${pgSvc ? ` postgres ${rps.webhook_postgres!.at(-1)!.toFixed(0)}` : ''} req/s (non-2xx ${webhook.non2xx}, errors ${webhook.errors})`)
     }
-    for (const k of Object.keys(rps)) log(`${k}: median ${median(rps[k]!).toFixed(0)} req/s (${range(rps[k]!)})${p99[k] ? `, p99 ${median(p99[k]!)} ms` : ''}`)
+    for (const k of Object.keys(rps)) if (rps[k]!.length > 0) log(`${k}: median ${median(rps[k]!).toFixed(0)} req/s (${range(rps[k]!)})${p99[k] ? `, p99 ${median(p99[k]!)} ms` : ''}`)
     // Each ratio pairs measurements of the same round, so a slow spell of the machine lowers
     // both sides of one ratio instead of skewing one median against the other.
     const perRound = (a: string, b: string) => median(rps[a]!.map((x, i) => x / rps[b]![i]!))
     results.health_ratio = perRound('health', 'bare_get')
     results.ready_ratio = perRound('ready', 'bare_get')
     results.webhook_ratio = perRound('webhook', 'bare_post')
+    nulls.webhook_ratio_postgres = pgSvc ? perRound('webhook_postgres', 'bare_post') : null
 
     // 5: readiness while the webhook is saturated.
     const [, busy] = await Promise.all([
@@ -181,15 +152,16 @@ async function main() {
     results.ready_p99_busy_ms = busy.latency.p99
     await stop(svc)
     await stop(baseline)
+    if (pgSvc) await stop(pgSvc)
 
     // Every 202 is durable: each acknowledged id is in the store. The store may hold a few more:
     // requests still in flight when a load run's clock stopped were stored, but their 202s were
     // not counted, at most one per connection per run.
-    const db = new Database(join(dataDir, 'ghost-runner.db'), { readonly: true })
-    const stored = (db.prepare('SELECT count(*) AS n FROM patches').get() as { n: number }).n
-    const has = db.prepare('SELECT 1 FROM patches WHERE id = ?')
-    const missing = [...acknowledgedIds].filter((id) => !has.get(id))
-    db.close()
+    const store = await openSqliteStore({ file: join(dataDir, 'ghost-runner.db') })
+    const stored = (await store.totals()).reduce((n, t) => (t.status === 'queued' ? n + t.reached : n), 0)
+    const missing: string[] = []
+    for (const id of acknowledgedIds) if (!(await store.get(id))) missing.push(id)
+    await store.close()
     log(`webhook: ${accepted} acknowledged (${acknowledgedIds.size} ids seen), ${stored} stored, ${missing.length} missing`)
     if (missing.length > 0 || acknowledgedIds.size !== accepted) throw new Error(`${missing.length} acknowledged patches missing from the store`)
     if (stored - accepted > 50 * (ROUNDS + 1)) throw new Error(`store holds ${stored} patches, more than the ${accepted} acknowledged plus those in flight`)
@@ -203,14 +175,50 @@ async function main() {
     results.rss_mb_10k = rssMb(mem.pid)
     await stop(mem)
 
+    // 6: costs as stored work grows.
+    const h = harness(tmp)
+    const grown = await growth(h, 'sqlite', mkdirp(join(tmp, 'growth')), GROWTH, patchBody(0))
+    const grownPostgres = postgresUrl ? await growth(h, 'postgres', mkdirp(join(tmp, 'growth-pg')), GROWTH, patchBody(0)) : null
+    results.webhook_growth_ratio = grown.ratio
+    nulls.webhook_growth_ratio_postgres = grownPostgres?.ratio ?? null
+    results.loop_block_at_size_ms = Math.max(grown.block, grownPostgres?.block ?? 0)
+
     // 3: runner throughput vs a plain git apply + git commit loop on the same diffs.
     results.runner_ratio = await runnerScenario(tmp)
+
+    // 8: readiness while the runner works through hostile patches.
+    const hostileWs = workspace(mkdirp(join(tmp, 'ws-hostile')))
+    results.ready_p99_hostile_ms = await hostileScenario({
+      quick,
+      workspace: hostileWs,
+      start: (limits) => startService('start', mkdirp(join(tmp, 'hostile')), hostileWs, port(), limits),
+      stop,
+      log,
+    })
   } finally {
     rmSync(tmp, { recursive: true, force: true })
   }
-  const out = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(v * 1000) / 1000]))
+  const out = Object.fromEntries(Object.entries({ ...results, ...nulls }).map(([k, v]) => [k, v === null ? null : Math.round(v * 1000) / 1000]))
   writeFileSync(new URL('results.json', import.meta.url), JSON.stringify(out, null, 2) + '\n')
   process.stdout.write(`${JSON.stringify(out)}\n`)
+}
+
+function harness(tmp: string): Harness {
+  const ws = workspace(mkdirp(join(tmp, 'ws-scale')))
+  const procs = new Map<string, Proc>()
+  return {
+    seconds: SECONDS,
+    token: TOKEN,
+    log,
+    serve: async (dataDir, env = {}) => {
+      const p = await startService('serve', dataDir, ws, port(), {}, env)
+      procs.set(p.url, p)
+      return p
+    },
+    stop: async (p) => stop(procs.get(p.url)!),
+    webhookRps: async (url) => codeCount(await load({ url: `${url}/webhook`, method: 'POST', requests: [webhookRequest] }), 202) / SECONDS,
+    load,
+  }
 }
 
 function mkdirp(dir: string) {

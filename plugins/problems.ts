@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { Errors } from '../src/errors.js'
-import type { Problem, ProblemFieldError } from '../src/schemas/problem.js'
+import type { FastifyError, FastifyRequest } from 'fastify'
+import { Errors, type ProblemExtra } from '../src/errors.js'
+import type { Problem } from '../src/schemas/problem.js'
 
 // Fastify's own error codes, mapped to ours so clients see one vocabulary.
 const FASTIFY_CODES: Record<string, keyof typeof Errors> = {
@@ -14,14 +14,7 @@ const FASTIFY_CODES: Record<string, keyof typeof Errors> = {
   FST_ERR_RATE_LIMIT: 'RATE_LIMITED',
 }
 
-declare module 'fastify' {
-  interface FastifyReply {
-    /** Sends an RFC 9457 problem document. */
-    problem(status: number, code: string, title: string, extra?: { detail?: string; errors?: ProblemFieldError[] }): FastifyReply
-  }
-}
-
-export function toProblem(error: FastifyError & { errors?: ProblemFieldError[] }, request: FastifyRequest): Problem {
+export function toProblem(error: FastifyError & ProblemExtra & { detail?: unknown }, request: FastifyRequest): Problem {
   const mapped = error.code ? FASTIFY_CODES[error.code] : undefined
   let status = error.statusCode ?? 500
   if (status < 400 || status > 599) status = 500
@@ -39,9 +32,12 @@ export function toProblem(error: FastifyError & { errors?: ProblemFieldError[] }
       detail: v.message ?? 'is invalid',
     }))
     problem.detail = problem.errors.map((e) => `${e.pointer}: ${e.detail}`).join('; ')
-  } else if (error.errors) {
-    problem.errors = error.errors
   }
+  // Our own words for the client (never an internal message: only coded errors carry one).
+  if (typeof error.detail === 'string' && code !== 'INTERNAL') problem.detail = error.detail
+  if (error.errors && !error.validation) problem.errors = error.errors
+  // A previewed patch's rejection hints sit beside the code, as in a rejected record's `error`.
+  if (error.hints && code !== 'INTERNAL') Object.assign(problem, error.hints)
   return problem
 }
 
@@ -51,26 +47,40 @@ function titleFor(code: string, error: FastifyError): string {
   return error.message
 }
 
+/** What a log line may say about why the store failed: message and code, never a stack. */
+const causeOf = (error: { cause?: unknown }) => {
+  const cause = error.cause as { message?: unknown; code?: unknown } | undefined
+  if (cause === undefined || cause === null) return undefined
+  return { message: String(cause.message ?? cause), ...(typeof cause.code === 'string' && { code: cause.code }) }
+}
+
+/**
+ * A coded answer is the service doing its job: a client mistake (4xx) at info, a refusal it
+ * sends on purpose (503 QUEUE_FULL, STORE_UNAVAILABLE, SHUTTING_DOWN) at warn, both without a
+ * stack, which would only point at the line that refused. Only an unexpected failure (500
+ * INTERNAL) is an error with its stack.
+ */
+function logProblem(request: FastifyRequest, problem: Problem, error: FastifyError) {
+  const line = { code: problem.code, status: problem.status }
+  if (problem.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
+  else if (problem.status >= 500) request.log.warn({ ...line, cause: causeOf(error) }, problem.title)
+  else request.log.info(line, problem.title)
+}
+
 /** One root error handler and the 404 handler: every 4xx/5xx leaves as problem+json. */
 export default fp(
   async (app) => {
-    app.decorateReply('problem', function (this: FastifyReply, status, code, title, extra = {}) {
-      const body: Problem = { type: 'about:blank', title, status, code, instance: this.request.url, ...extra }
-      return this.code(status).type('application/problem+json').send(body)
-    })
-
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const problem = toProblem(error, request)
-      if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
-      else request.log.info({ code: problem.code, status: problem.status }, problem.title)
+      logProblem(request, problem, error)
       if (problem.status === 429 || problem.status === 503) {
         if (!reply.getHeader('retry-after')) reply.header('retry-after', '1')
       }
       return reply.code(problem.status).type('application/problem+json').send(problem)
     })
 
-    app.setNotFoundHandler((request, reply) => {
-      reply.problem(404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)
+    app.setNotFoundHandler(async (request) => {
+      throw new Errors.ROUTE_NOT_FOUND(request.method, request.url.split('?')[0])
     })
   },
   { name: 'problems' },

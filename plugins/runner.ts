@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Runner } from '../src/runner/runner.js'
+import { Runner } from '../src/runner/claim/runner.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { subscriptionsOf } from '../src/notify/targets.js'
 import { openStore } from '../src/store/open.js'
 import type { Store } from '../src/store/port.js'
 
@@ -11,7 +12,7 @@ declare module 'fastify' {
 /** Opens the store (or adopts one handed in, as tests and `start` do) and closes what it opened. */
 export default fp<{ store?: Store }>(
   async (app, opts) => {
-    const store = opts.store ?? (await openStore(app.config, app.log))
+    const store = opts.store ?? (await openStore(app.config, { logger: app.log, subscriptions: subscriptionsOf(app.config) }))
     app.decorate('store', store)
     if (!opts.store) app.addHook('onClose', () => store.close())
   },

@@ -1,6 +1,8 @@
 import { mkdir, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
+import { Type } from '@sinclair/typebox'
+import { componentPlace } from '../src/health/place.js'
 
 /**
  * `fs_writable` (critical): the data directory takes a write that reaches the disk — the same
@@ -15,6 +17,7 @@ export default fp(
 
     app.probes.register({
       name: 'fs_writable',
+      place: componentPlace('fs_writable', Type.Boolean(), false),
       critical: true,
       componentType: 'system',
       measurement: 'responseTime',
@@ -32,9 +35,9 @@ export default fp(
           await unlink(file)
         } catch (err) {
           const e = err as NodeJS.ErrnoException
-          return { status: 'fail', observedValue: null, component: false, output: `data directory not writable: ${e.code ?? ''} ${e.message}`.trim() }
+          return { status: 'fail', observedValue: null, legacy: false, output: `data directory not writable: ${e.code ?? ''} ${e.message}`.trim() }
         }
-        return { status: 'pass', observedValue: Math.round((performance.now() - started) * 10) / 10, observedUnit: 'ms', component: true }
+        return { status: 'pass', observedValue: Math.round((performance.now() - started) * 10) / 10, observedUnit: 'ms', legacy: true }
       },
     })
   },

@@ -1,6 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
+import { Type } from '@sinclair/typebox'
+import { componentPlace } from '../src/health/place.js'
 import type { ProbeStatus } from '../src/schemas/health.js'
 
 const RESOLUTION_MS = 10
@@ -26,6 +28,7 @@ export default fp(
 
     app.probes.register({
       name: 'http_responsive',
+      place: componentPlace('http_responsive', Type.Boolean(), false),
       critical: true,
       componentType: 'system',
       measurement: 'eventLoopDelay',
@@ -44,7 +47,7 @@ export default fp(
           status,
           observedValue: Math.round(delayMs * 10) / 10,
           observedUnit: 'ms',
-          component: status !== 'fail',
+          legacy: status !== 'fail',
           ...(status === 'pass' ? {} : { output: `event loop delayed ${delayMs.toFixed(0)} ms (warn ${eventLoopWarnMs}, fail ${eventLoopFailMs})` }),
           ...(status === 'warn' ? { flag: 'event_loop_slow' } : status === 'fail' ? { flag: 'event_loop_blocked' } : {}),
         }

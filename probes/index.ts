@@ -13,15 +13,18 @@ export interface ProbesOptions {
   systemSampler?: SystemSampler
 }
 
-/** Every health component, one plugin and one probe each. */
+/**
+ * Every health component, one plugin and one probe each; each probe file declares its own place
+ * in `/health`. The order here is the order of `checks` and of the legacy `components`.
+ */
 export default fp<ProbesOptions>(
   async (app, opts) => {
     await app.register(httpResponsive)
     await app.register(memory)
     await app.register(fsWritable)
     await app.register(portBound)
-    await app.register(webhookEndpoint)
     await app.register(ghostRunner)
+    await app.register(webhookEndpoint)
     await app.register(systemMetrics, { sampler: opts.systemSampler })
     await app.register(diskSpace)
   },

@@ -1,7 +1,8 @@
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
-import { portProbeName } from '../src/schemas/health.js'
+import { Type } from '@sinclair/typebox'
+import { componentPlace } from '../src/health/place.js'
 
 /** The address a client would dial to reach a listener bound to `addr`. */
 function dialable(addr: AddressInfo): string {
@@ -32,26 +33,31 @@ function connectOnce(target: { host: string; port: number } | { path: string }, 
  */
 export default fp(
   async (app) => {
-    const name = portProbeName(app.config.port)
+    const name = `port_${app.config.port}_bound`
+    // Its key names the configured port, so the document describes it by pattern; held from the
+    // start, false until the probe exists.
+    const place = componentPlace(name, Type.Boolean(), false, '`port_<port>_bound` (false until the server listens on <port>)')
+    app.probes.declare(place)
     app.addHook('onListen', async () => {
       if (app.probes.has(name)) return
       app.probes.register({
         name,
+        place,
         critical: true,
         componentType: 'system',
         measurement: 'connectTime',
         async check(signal) {
           const addr = app.server.address()
-          if (addr === null) return { status: 'fail', observedValue: null, component: false, output: 'the server is no longer listening' }
+          if (addr === null) return { status: 'fail', observedValue: null, legacy: false, output: 'the server is no longer listening' }
           const target = typeof addr === 'string' ? { path: addr } : { host: dialable(addr), port: addr.port }
           const started = performance.now()
           try {
             await connectOnce(target, signal)
           } catch (err) {
             const e = err as NodeJS.ErrnoException
-            return { status: 'fail', observedValue: null, component: false, output: `connect failed: ${e.code ?? e.message}` }
+            return { status: 'fail', observedValue: null, legacy: false, output: `connect failed: ${e.code ?? e.message}` }
           }
-          return { status: 'pass', observedValue: Math.round((performance.now() - started) * 10) / 10, observedUnit: 'ms', component: true }
+          return { status: 'pass', observedValue: Math.round((performance.now() - started) * 10) / 10, observedUnit: 'ms', legacy: true }
         },
       })
     })

@@ -1,8 +1,28 @@
 import fp from 'fastify-plugin'
 import si from 'systeminformation'
-import type { SystemMetrics } from '../src/schemas/health.js'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { bodyPlace } from '../src/health/place.js'
 import { diskUsage } from '../src/health/disk-usage.js'
 import { cpuSampler, receivedBytes } from '../src/health/host-counters.js'
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
+
+/** The previous system's `system_metrics`; a figure the host would not give is null. */
+export const SystemMetrics = Type.Object(
+  {
+    cpu: Type.Object({ count: Nullable(Type.Integer()), percent: Nullable(Type.Number()) }),
+    memory: Type.Object({ percent: Nullable(Type.Number()) }),
+    disk: Type.Object({ percent: Nullable(Type.Number({ description: "Used share of the data directory's filesystem" })) }),
+    network: Type.Object({ bytes_recv: Nullable(Type.Number({ description: 'Bytes received, summed over non-loopback interfaces' })) }),
+  },
+  { title: 'SystemMetrics' },
+)
+export type SystemMetrics = Static<typeof SystemMetrics>
+
+const NO_METRICS: SystemMetrics = { cpu: { count: null, percent: null }, memory: { percent: null }, disk: { percent: null }, network: { bytes_recv: null } }
+
+/** `system_metrics` is a field of the legacy body itself, beside `components`. */
+const place = bodyPlace('system_metrics', SystemMetrics, NO_METRICS)
 
 export type SystemSampler = (dataDir: string) => Promise<SystemMetrics>
 
@@ -50,13 +70,14 @@ export default fp<{ sampler?: SystemSampler }>(
     const { dataDir } = app.config
     app.probes.register({
       name: 'system_metrics',
+      place,
       critical: false,
       componentType: 'system',
       measurement: 'cpuUtilization',
       timeoutMs: app.config.health.timeoutMs,
       async check() {
         const metrics = await sampler(dataDir)
-        return { status: 'pass', observedValue: metrics.cpu.percent, observedUnit: '%', component: metrics }
+        return { status: 'pass', observedValue: metrics.cpu.percent, observedUnit: '%', legacy: metrics }
       },
     })
   },

@@ -1,25 +1,9 @@
-import Fastify, { LogController, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import sensible from '@fastify/sensible'
+import Fastify, { LogController, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import type { Store } from './store/port.js'
 import { LIMITS } from './schemas/limits.js'
-import configPlugin from '../plugins/config.js'
-import problems from '../plugins/problems.js'
-import lifecycle from '../plugins/lifecycle.js'
-import openapi from '../plugins/openapi.js'
-import storePlugin from '../plugins/store.js'
-import auth from '../plugins/auth.js'
-import probeRegistry from '../plugins/probe-registry.js'
-import probes from '../probes/index.js'
-import healthRoutes from './routes/health.js'
-import webhookRoutes from './routes/webhook.js'
-import patchRoutes from './routes/patches.js'
-import runnerPlugin from '../plugins/runner.js'
-import notifyPlugin from '../plugins/notify.js'
-import metrics from '../plugins/metrics.js'
-import eventRoutes from './routes/events.js'
-import mcpRoutes from './routes/mcp.js'
+import { StreamSlots } from './streams/stream-slots.js'
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
@@ -27,6 +11,11 @@ export interface BuildOptions {
   store?: Store
   /** Run a patch runner in this process (`ghost-runner start`). */
   runner?: boolean
+  /**
+   * Registered before every other plugin, so its hooks see every request: tests check each
+   * response against openapi.yaml with it. Nothing in production sets it.
+   */
+  instrument?: FastifyPluginAsync
 }
 
 // Load balancers and scrapers call these every few seconds from many places: their request
@@ -35,10 +24,10 @@ const POLLED_ROUTES = new Set(['/health', '/health/live', '/health/startup', '/h
 const VERBOSE = new Set(['debug', 'trace'])
 const quietWhenPolled = (request: FastifyRequest) => POLLED_ROUTES.has(request.routeOptions.url ?? '') && !VERBOSE.has(request.log.level)
 
-/** The one composition root: every plugin, probe and route is registered here, in this order. */
-export async function buildApp(config: Config, opts: BuildOptions = {}) {
-  const app = Fastify({
-    logger: opts.logger ?? false,
+/** The instance every command is built on: logger, body limit, parser hardening and socket timeouts. */
+function createInstance(logger: FastifyServerOptions['logger']) {
+  return Fastify({
+    logger: logger ?? false,
     logController: new LogController({ disableRequestLogging: quietWhenPolled }),
     bodyLimit: LIMITS.bodyBytes,
     onProtoPoisoning: 'error',
@@ -51,28 +40,65 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     keepAliveTimeout: 5_000,
     http: { headersTimeout: 10_000, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1_000 },
     routerOptions: { maxParamLength: 200 },
+    // A request arriving after the listener closed gets our problem+json 503 SHUTTING_DOWN
+    // (plugins/lifecycle.ts), not Fastify's generic body.
+    return503OnClosing: false,
     ajv: { customOptions: { allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>()
+}
 
-  await app.register(configPlugin, { config })
-  await app.register(problems)
-  await app.register(sensible)
-  await app.register(lifecycle)
-  await app.register(openapi)
-  await app.register(storePlugin, { store: opts.store })
-  await app.register(auth)
-  await app.register(probeRegistry)
-  await app.register(probes)
-  await app.register(metrics)
+/**
+ * The one composition root: every plugin, probe and route is registered here, in this order.
+ * Each module is imported as it is registered, so `work` (buildWorker) loads only the plugins it
+ * runs, not the HTTP side.
+ */
+export async function buildApp(config: Config, opts: BuildOptions = {}) {
+  const app = createInstance(opts.logger)
 
-  await app.register(healthRoutes)
-  await app.register(webhookRoutes)
-  await app.register(patchRoutes)
-  await app.register(eventRoutes)
-  await app.register(mcpRoutes)
-  await app.register(notifyPlugin)
-  if (opts.runner) await app.register(runnerPlugin)
+  if (opts.instrument) await app.register(opts.instrument)
+  await app.register(import('../plugins/config.js'), { config })
+  await app.register(import('../plugins/problems.js'))
+  await app.register(import('@fastify/sensible'))
+  await app.register(import('../plugins/lifecycle.js'))
+  await app.register(import('../plugins/openapi.js'))
+  await app.register(import('../plugins/store.js'), { store: opts.store })
+  await app.register(import('../plugins/auth.js'))
+  await app.register(import('../plugins/probe-registry.js'))
+  await app.register(import('../probes/index.js'))
+  await app.register(import('../plugins/metrics.js'))
+  await app.register(import('../plugins/retention.js'))
+
+  // In this order, the document's paths' order (openapi.yaml).
+  await app.register(import('./routes/docs.js'))
+  await app.register(import('./routes/metrics.js'))
+  await app.register(import('./routes/health.js'))
+  await app.register(import('./routes/webhook.js'))
+  await app.register(import('./routes/patches.js'))
+  await app.register(import('./routes/patch-diff.js'))
+  await app.register(import('./routes/patch-preview.js'))
+  await app.register(import('./routes/queues.js'))
+  // One count of open streams for both kinds: the caps hold whatever mix a caller opens.
+  const streamSlots = new StreamSlots({ perPrincipal: app.config.limits.streamsPerPrincipal, total: app.config.limits.streamsTotal })
+  await app.register(import('./routes/events.js'), { slots: streamSlots })
+  await app.register(import('./routes/all-events.js'), { slots: streamSlots })
+  await app.register(import('./routes/mcp.js'))
+  await app.register(import('./routes/ui.js'))
+  await app.register(import('../plugins/notify.js'))
+  if (opts.runner) await app.register(import('../plugins/runner.js'))
   return app
 }
 
-export type App = Awaited<ReturnType<typeof buildApp>>
+/**
+ * `ghost-runner work`: the config, store, notify and runner plugins of `start`, without probes,
+ * auth or routes, and never listening. `ready()` starts the dispatcher and the runner; `close()`
+ * stops them (in-flight patches first) and then closes the store.
+ */
+export async function buildWorker(config: Config, opts: Pick<BuildOptions, 'logger' | 'store'> = {}) {
+  const app = createInstance(opts.logger)
+  await app.register(import('../plugins/config.js'), { config })
+  await app.register(import('../plugins/store.js'), { store: opts.store })
+  // Runners send notifications too, so a deployment of runners alone still delivers them.
+  await app.register(import('../plugins/notify.js'))
+  await app.register(import('../plugins/runner.js'))
+  return app
+}

@@ -9,6 +9,7 @@ const SERVER_FLAGS_HELP = `  --host (GHOST_HOST, 127.0.0.1)         --port (GHOS
   --config (GHOST_CONFIG, JSON or YAML)  --log-level (LOG_LEVEL)
   --public-url (GHOST_PUBLIC_URL)        --drain-delay-ms (GHOST_DRAIN_DELAY_MS, 5000)
   --database-schema (GHOST_DATABASE_SCHEMA, ghost_runner)
+  --database-timeout-ms (GHOST_DATABASE_TIMEOUT_MS, 5000)
   --metrics-public (GHOST_METRICS_PUBLIC, false)
   --notify-urls (GHOST_NOTIFY_URLS, url,…) --notify-secret (GHOST_NOTIFY_SECRET, whsec_…)
   -h, --help
@@ -36,7 +37,8 @@ const SERVER_HELP = {
 
 Runs the HTTP server and a patch runner in one process: the embedded default (SQLite in
 GHOST_DATA_DIR). The first SIGINT/SIGTERM drains (readiness turns 503) and then closes; a second
-forces the exit.
+forces the exit (the same signal again within a second counts once: a process group signal and
+a parent forwarding it).
 
 Flags (each overrides the environment variable of the same name):
 ${SERVER_FLAGS_HELP}`,
@@ -73,13 +75,13 @@ function loggerOptions(config: Config) {
 
 async function serve(config: Config, withRunner: boolean) {
   // Loaded on demand so the client commands and --help start without the server's modules.
-  const [{ buildApp }, { default: closeWithGrace }] = await Promise.all([import('./app.js'), import('close-with-grace')])
+  const [{ buildApp }, { onShutdown }] = await Promise.all([import('./app.js'), import('./graceful-shutdown.js')])
   const app = await buildApp(config, { logger: loggerOptions(config), runner: withRunner })
   await app.listen({ host: config.host, port: config.port })
   // First signal: readiness turns 503 at once, the listener stays open for the drain delay so load
-  // balancers see it, then in-flight work finishes and everything closes. A second signal, or
-  // the deadline, forces the exit.
-  closeWithGrace({ delay: config.shutdownTimeoutMs + config.drainDelayMs, logger: app.log }, async ({ signal, err }) => {
+  // balancers see it, then in-flight work finishes and everything closes. A second signal (not
+  // the same one delivered twice), or the deadline, forces the exit.
+  onShutdown({ deadlineMs: config.shutdownTimeoutMs + config.drainDelayMs, log: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'fatal error, shutting down')
     else app.log.info({ signal, drainDelayMs: config.drainDelayMs }, 'shutting down: draining')
     app.lifecycle.beginDrain()
@@ -120,7 +122,7 @@ async function main(argv: string[]) {
     case 'serve':
       return serve(config, false)
     case 'work': {
-      const { runWorker } = await import('./runner/worker.js')
+      const { runWorker } = await import('./commands/work.js')
       return runWorker(config, loggerOptions(config))
     }
     case 'migrate': {

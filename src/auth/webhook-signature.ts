@@ -32,6 +32,12 @@ const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)
 
 /** Returns null when one of the signatures matches one of the keys, else why not. */
 export function verify(keys: Buffer[], headers: SignatureHeaders, body: Buffer, nowSeconds = Math.floor(Date.now() / 1000)): SignatureFailure | null {
+  const matched = matchingKey(keys, headers, body, nowSeconds)
+  return typeof matched === 'number' ? null : matched
+}
+
+/** The index of the key one of the signatures matches (which secret signed), else why none does. */
+export function matchingKey(keys: Buffer[], headers: SignatureHeaders, body: Buffer, nowSeconds = Math.floor(Date.now() / 1000)): number | SignatureFailure {
   const id = one(headers['webhook-id'])
   const ts = one(headers['webhook-timestamp'])
   const sigs = one(headers['webhook-signature'])
@@ -43,12 +49,12 @@ export function verify(keys: Buffer[], headers: SignatureHeaders, body: Buffer, 
     .split(' ')
     .filter((s) => s.startsWith('v1,'))
     .map((s) => Buffer.from(s.slice(3), 'base64'))
-  for (const key of keys) {
+  for (const [index, key] of keys.entries()) {
     const expected = mac(key, id, timestamp, body)
     // Every candidate is compared, matched or not, so timing does not reveal which one matched.
     let ok = false
     for (const c of candidates) ok = (c.length === expected.length && timingSafeEqual(c, expected)) || ok
-    if (ok) return null
+    if (ok) return index
   }
   return 'NO_MATCHING_SIGNATURE'
 }

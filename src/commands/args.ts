@@ -6,7 +6,6 @@ export const CONNECTION_OPTIONS = {
   json: { type: 'boolean' },
   url: { type: 'string' },
   token: { type: 'string' },
-  secret: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 

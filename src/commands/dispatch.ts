@@ -4,6 +4,7 @@ import type { Accepted } from '../schemas/api.js'
 import type { PatchRecord } from '../schemas/record.js'
 import { EXIT, EXIT_CODES_HELP, UsageError, exitForStatus, reportError } from './exit-codes.js'
 import { followPatch } from './follow.js'
+import { dryRun } from './dry-run.js'
 import { CONNECTION_OPTIONS, parseCommandArgs } from './args.js'
 import { ApiClient, DEFAULT_URL, connectionFrom } from './http-client.js'
 import { buildPayload, PatchFileError } from './patch-file.js'
@@ -21,13 +22,17 @@ Flags:
   --target <name>        workspace for a diff or V4A file (default: default); overrides a JSON patch's
   --description <text>   what the patch does (diff/V4A default: the files it touches)
   --check <name>         run this allowed check of the workspace before committing (repeatable)
+  --dry-run              show what the patch would do to the workspace now (diff on stdout, stats on
+                         stderr) without queueing it; exit 2 with the reason if it would be rejected
   --wait                 follow the patch live until it is applied, failed, rejected or cancelled
   --timeout <seconds>    with --wait: give up after this long (default: wait as long as it takes)
   --json                 print one JSON document: the 202 body, or with --wait the final patch record
   --url <url>            server (GHOST_URL, default ${DEFAULT_URL})
-  --token <token>        bearer token (GHOST_TOKEN, else the first of GHOST_API_TOKENS)
-  --secret <whsec_…>     sign with Standard Webhooks headers instead of a token
-                         (else the first of GHOST_WEBHOOK_SECRETS when no token is set)
+  --token <token>        bearer token (GHOST_TOKEN, else the first plain token of GHOST_API_TOKENS);
+                         it needs the dispatch right on the target, and the read right for --wait
+  --secret <whsec_…>     sign the patch with Standard Webhooks headers instead of the token
+                         (else the first of GHOST_WEBHOOK_SECRETS when no token is set);
+                         a signature authenticates the dispatch only: --wait reads with the token
   -h, --help
 
 With --wait, an applied patch prints its commit and tag; a failed or rejected one prints the
@@ -36,10 +41,12 @@ reason code, the message, and the tail of the failing check's output.
 ${EXIT_CODES_HELP}`
 
 const OPTIONS = {
+  secret: { type: 'string' },
   target: { type: 'string' },
   description: { type: 'string' },
   check: { type: 'string', multiple: true },
   wait: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   timeout: { type: 'string' },
   ...CONNECTION_OPTIONS,
 } as const
@@ -77,6 +84,40 @@ function appliedReport(record: PatchRecord, paint: Paint): string {
   return lines.join('\n')
 }
 
+interface WaitOptions {
+  json: boolean
+  signal: AbortSignal | undefined
+  /** --timeout as given, for the message when it runs out. */
+  timeout: string | undefined
+}
+
+/** `--wait`: follows an accepted patch to its final status and reports it; resolves to the exit code. */
+async function waitForPatch(client: ApiClient, accepted: Accepted, io: Io, { json, signal, timeout }: WaitOptions): Promise<number> {
+  const out = painter(io.stdout, io.env)
+  const err = painter(io.stderr, io.env)
+  let last: string = accepted.status
+  let record: PatchRecord
+  try {
+    record = await followPatch(client, accepted.id, {
+      signal,
+      onEvent: (e) => {
+        last = e.status
+        const pad = ' '.repeat(Math.max(0, 9 - e.status.length))
+        if (!json) write(io.stderr, `  ${clock(e.at)}  ${paintStatus(err, e.status)}${pad}  ${e.reason}${e.detail ? `  ${e.detail}` : ''}`)
+      },
+    })
+  } catch (e) {
+    if (!signal?.aborted) throw e
+    if (json) write(io.stdout, JSON.stringify({ id: accepted.id, status: last, timed_out: true }, null, 2))
+    write(io.stderr, `gave up waiting after ${timeout} s; ${accepted.id} is ${last} and carries on — see ghost-runner status ${accepted.id}`)
+    return EXIT.TIMEOUT
+  }
+  if (json) write(io.stdout, JSON.stringify(record, null, 2))
+  else if (record.status === 'applied') write(io.stdout, appliedReport(record, out))
+  else write(io.stderr, failureReport(record, err))
+  return exitForStatus(record.status)
+}
+
 /** `ghost-runner dispatch`: resolves to the process exit code. */
 export async function dispatch(args: string[], io: Io): Promise<number> {
   let json = args.includes('--json')
@@ -89,6 +130,7 @@ export async function dispatch(args: string[], io: Io): Promise<number> {
     }
     if (positionals.length !== 1) throw new UsageError('expected exactly one file (or - for standard input)')
     const file = positionals[0]!
+    if (values['dry-run'] && values.wait) throw new UsageError('--dry-run queues nothing to --wait for')
     if (values.timeout !== undefined && !values.wait) throw new UsageError('--timeout only applies with --wait')
     const signal = timeoutSignal(values.timeout)
     let built
@@ -105,38 +147,20 @@ export async function dispatch(args: string[], io: Io): Promise<number> {
 
     const { url, credentials } = connectionFrom(values, io.env)
     const client = new ApiClient(url, credentials)
+    if (values['dry-run']) return await dryRun(client, built.payload, io, json)
+    // Checked before sending: a patch queued that the command then cannot follow is worse than none.
+    if (values.wait && !client.canRead) {
+      throw new UsageError('--wait reads the patch back, which needs a bearer token (--token, GHOST_TOKEN or GHOST_API_TOKENS): a webhook secret signs the dispatch only')
+    }
     const { status, body: accepted } = await client.json<Accepted>('POST', '/webhook', { body: built.payload })
-    const out = painter(io.stdout, io.env)
-    const err = painter(io.stderr, io.env)
     const verb = status === 200 ? 'already accepted' : 'accepted'
     if (!values.wait) {
       if (json) write(io.stdout, JSON.stringify(accepted, null, 2))
       else write(io.stdout, `${verb} ${accepted.id} (${built.kind} → ${accepted.target}, ${accepted.status})\nfollow it with: ghost-runner status ${accepted.id}`)
       return EXIT.OK
     }
-
     if (!json) write(io.stderr, `${verb} ${accepted.id} (${built.kind} → ${accepted.target}); waiting for it to finish…`)
-    let last: string = accepted.status
-    let record: PatchRecord
-    try {
-      record = await followPatch(client, accepted.id, {
-        signal,
-        onEvent: (e) => {
-          last = e.status
-          const pad = ' '.repeat(Math.max(0, 9 - e.status.length))
-          if (!json) write(io.stderr, `  ${clock(e.at)}  ${paintStatus(err, e.status)}${pad}  ${e.reason}${e.detail ? `  ${e.detail}` : ''}`)
-        },
-      })
-    } catch (e) {
-      if (!signal?.aborted) throw e
-      if (json) write(io.stdout, JSON.stringify({ id: accepted.id, status: last, timed_out: true }, null, 2))
-      write(io.stderr, `gave up waiting after ${values.timeout} s; ${accepted.id} is ${last} and carries on — see ghost-runner status ${accepted.id}`)
-      return EXIT.TIMEOUT
-    }
-    if (json) write(io.stdout, JSON.stringify(record, null, 2))
-    else if (record.status === 'applied') write(io.stdout, appliedReport(record, out))
-    else write(io.stderr, failureReport(record, err))
-    return exitForStatus(record.status)
+    return await waitForPatch(client, accepted, io, { json, signal, timeout: values.timeout })
   } catch (err) {
     return reportError(err, 'dispatch', io, json)
   }

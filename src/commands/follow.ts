@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FINAL_STATUSES, type PatchRecord } from '../schemas/record.js'
-import type { PatchStreamEvent } from '../routes/events.js'
+import type { PatchStreamEvent } from '../schemas/patch-stream.js'
 import { ConnectionError, ProblemError, problemOf, type ApiClient } from './http-client.js'
 
 export interface FollowOptions {

@@ -8,8 +8,10 @@ import { age, failureReport, painter, paintStatus, table, write, type Io, type P
 
 export const STATUS_HELP = `Usage: ghost-runner status [id] [flags]
 
-Without an id: a table of recent patches, newest first (id, status, target, age, description).
-With an id: that patch, its result or error, and every status change with its reason.
+Without an id: a table of recent patches, newest first (id, status, target, age, the
+credential that submitted it, description): those the token may read.
+With an id: that patch, who submitted and who cancelled it, its result or error, and every
+status change with its reason.
 
 Flags:
   --status <status>   only patches in this status (queued, running, applied, failed, rejected, cancelled)
@@ -18,9 +20,8 @@ Flags:
   --cursor <cursor>   the next page, as printed after a full page
   --json              print one JSON document: the page ({items, next_cursor}) or the patch record
   --url <url>         server (GHOST_URL, default ${DEFAULT_URL})
-  --token <token>     bearer token (GHOST_TOKEN, else the first of GHOST_API_TOKENS)
-  --secret <whsec_…>  sign with Standard Webhooks headers instead of a token
-                      (else the first of GHOST_WEBHOOK_SECRETS when no token is set)
+  --token <token>     bearer token with the read right (GHOST_TOKEN, else the first plain token
+                      of GHOST_API_TOKENS); webhook secrets sign patches only and cannot read them
   -h, --help
 
 Exit codes:
@@ -55,9 +56,9 @@ function listQuery(values: ReturnType<typeof parse>['values']): string {
 
 function listView(page: ListPage, paint: Paint, width: number | undefined): string {
   if (page.items.length === 0) return 'No patches.'
-  const rows = page.items.map((p) => [p.id, paintStatus(paint, p.status), p.target, age(p.created_at), p.description])
+  const rows = page.items.map((p) => [p.id, paintStatus(paint, p.status), p.target, age(p.created_at), p.submitted_by ?? '-', p.description])
   const more = page.next_cursor ? `\nnext page: the same command with --cursor ${page.next_cursor}` : ''
-  return table(['ID', 'STATUS', 'TARGET', 'AGE', 'DESCRIPTION'], rows, paint, width) + more
+  return table(['ID', 'STATUS', 'TARGET', 'AGE', 'BY', 'DESCRIPTION'], rows, paint, width) + more
 }
 
 function recordView(r: PatchRecord, paint: Paint, width: number | undefined): string {
@@ -68,10 +69,12 @@ function recordView(r: PatchRecord, paint: Paint, width: number | undefined): st
     ['format', r.format],
     ['description', r.description || '-'],
     ['client id', r.client_id ?? '-'],
+    ['submitted by', r.submitted_by ?? '-'],
     ['attempts', String(r.attempts)],
     ['created', `${r.created_at} (${age(r.created_at)} ago)`],
     ['finished', r.finished_at ?? '-'],
   ]
+  if (r.cancelled_by !== null) fields.push(['cancelled by', r.cancelled_by])
   if (r.result?.commit) fields.push(['commit', r.result.commit])
   if (r.result?.tag) fields.push(['tag', r.result.tag])
   for (const c of r.result?.checks ?? []) fields.push([`check ${c.name}`, c.timed_out ? 'timed out' : `exit ${c.exit_code ?? c.signal} in ${Math.round(c.duration_ms)} ms`])

@@ -1,5 +1,5 @@
-import type { CheckDetail, HealthBody, IetfCheck, IetfHealthBody, OverallStatus, ProbeStatus, SystemMetrics } from '../schemas/health.js'
-import { portProbeName } from '../schemas/health.js'
+import type { CheckDetail, HealthBody, IetfCheck, IetfHealthBody, OverallStatus, ProbeStatus } from '../schemas/health.js'
+import type { HealthPlace } from './place.js'
 import type { HealthState, ProbeView } from './registry.js'
 
 export const SERVICE_ID = 'ghost-runner'
@@ -7,49 +7,44 @@ export const SERVICE_ID = 'ghost-runner'
 /** HTTP status for an overall status: traffic may still flow to a degraded service. */
 export const httpStatusFor = (overall: OverallStatus) => (overall === 'healthy' || overall === 'degraded' ? 200 : 503)
 
-const NO_METRICS: SystemMetrics = { cpu: { count: null, percent: null }, memory: { percent: null }, disk: { percent: null }, network: { bytes_recv: null } }
-
-/** What each legacy component reads while its probe has no fresh result (or, for the port, before listen). */
-function legacyDefaults(port: number): HealthBody['components'] {
-  return { http_responsive: false, fs_writable: false, ghost_runner: 'down', webhook_endpoint: 'down', [portProbeName(port)]: false }
-}
-
-const isMetrics = (v: unknown): v is SystemMetrics => typeof v === 'object' && v !== null
-
 /** The per-probe output a caller may see: failure text for token holders only. */
 const outputOf = (view: ProbeView, detail: boolean) => (detail && view.status !== 'pass' && view.reason ? { output: view.reason } : {})
 
+function checkOf(view: ProbeView, detail: boolean): CheckDetail {
+  const { probe, outcome } = view
+  return {
+    status: view.status,
+    critical: probe.critical,
+    ...(outcome?.observedValue !== undefined ? { observedValue: outcome.observedValue } : {}),
+    ...(outcome?.observedUnit !== undefined ? { observedUnit: outcome.observedUnit } : {}),
+    time: view.time === null ? null : new Date(view.time).toISOString(),
+    durationMs: view.durationMs,
+    ...outputOf(view, detail),
+  }
+}
+
 /**
- * The legacy body (`GET /health`). `timestamp` is left to the caller: the body is built once per
- * state and the time is spliced in per request.
+ * The legacy body (`GET /health`): each place reads its probe's fresh value, else its initial
+ * one. `timestamp` is left to the caller: the body is built once per state and the time is
+ * spliced in per request.
  */
-export function legacyBody(state: HealthState, opts: { port: number; version: string; detail: boolean; timestamp: string }): HealthBody {
-  // Any probe may contribute a component; the route's schema holds the legacy ones to their types.
-  const components: Record<string, boolean | string> = legacyDefaults(opts.port)
-  let systemMetrics = NO_METRICS
+export function legacyBody(state: HealthState, opts: { version: string; detail: boolean; timestamp: string }): HealthBody {
+  const components: Record<string, unknown> = {}
+  const fields: Record<string, unknown> = {}
+  const at = (place: HealthPlace) => (place.in === 'components' ? components : fields)
+  for (const place of state.places) at(place)[place.key] = place.initial
   const checks: Record<string, CheckDetail> = {}
   for (const view of state.probes) {
-    const { probe, outcome } = view
-    const value = outcome?.component
-    if (value !== undefined) {
-      if (isMetrics(value)) systemMetrics = value
-      else components[probe.name] = value
-    }
-    checks[probe.name] = {
-      status: view.status,
-      critical: probe.critical,
-      ...(outcome?.observedValue !== undefined ? { observedValue: outcome.observedValue } : {}),
-      ...(outcome?.observedUnit !== undefined ? { observedUnit: outcome.observedUnit } : {}),
-      time: view.time === null ? null : new Date(view.time).toISOString(),
-      durationMs: view.durationMs,
-      ...outputOf(view, opts.detail),
-    }
+    const { place } = view.probe
+    const value = view.outcome?.legacy
+    if (place !== undefined && value !== undefined) at(place)[place.key] = value
+    checks[view.probe.name] = checkOf(view, opts.detail)
   }
   return {
     timestamp: opts.timestamp,
     overall_status: state.overall,
-    components: components as HealthBody['components'],
-    system_metrics: systemMetrics,
+    components,
+    ...fields,
     version: opts.version,
     flags: state.flags,
     checks,

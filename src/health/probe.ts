@@ -1,9 +1,12 @@
 import type { CheckStatus, ProbeOutcome } from '../schemas/health.js'
+import type { HealthPlace } from './place.js'
 
 /** What a probe plugin hands to `app.probes.register()`. */
 export interface ProbeDefinition {
-  /** Unique, snake_case; the key in `checks` and, for the legacy probes, in `components`. */
+  /** Unique, snake_case; the key in `checks` (and in health+json). */
   name: string
+  /** Where the outcome's `legacy` value shows in the legacy body, if anywhere. */
+  place?: HealthPlace
   /** A failing critical probe makes the service unhealthy; a non-critical one only degrades it. */
   critical: boolean
   /** Default: config.health.intervalMs. */
@@ -26,7 +29,7 @@ export interface ProbeDefinition {
 }
 
 /** A definition with every default filled in. */
-type Optional = 'measurement' | 'affectedEndpoints' | 'componentId'
+type Optional = 'measurement' | 'affectedEndpoints' | 'componentId' | 'place'
 export type Probe = Required<Omit<ProbeDefinition, Optional>> & Pick<ProbeDefinition, Optional>
 
 /** One completed run (or timeout) of a probe, as the scheduler saw it. */

@@ -1,6 +1,7 @@
 import type { CheckStatus, OverallStatus, ProbeOutcome } from '../schemas/health.js'
 import { compose, flagFor } from './compose.js'
 import { damp, initialDamping, type DampingState } from './damping.js'
+import type { HealthPlace } from './place.js'
 import type { Probe, ProbeDefinition, RunResult } from './probe.js'
 import { Scheduler } from './scheduler.js'
 
@@ -33,6 +34,8 @@ export interface HealthState {
   overall: OverallStatus
   flags: string[]
   probes: ProbeView[]
+  /** The places probes hold in the legacy body, in the order they were declared. */
+  places: HealthPlace[]
   /** The shortest probe interval: how long an answer may be cached. */
   minIntervalMs: number
   builtAt: number
@@ -73,6 +76,7 @@ const NAME = /^[a-z][a-z0-9_]{0,62}$/
  */
 export class ProbeRegistry {
   readonly #entries = new Map<string, Entry>()
+  readonly #places = new Map<string, HealthPlace>()
   readonly #opts: RegistryOptions
   readonly #now: () => number
   readonly #scheduler: Scheduler
@@ -88,10 +92,29 @@ export class ProbeRegistry {
     this.#state = this.#build()
   }
 
+  /**
+   * Declares a place in the legacy body ahead of its probe (the port's, whose probe exists only
+   * once the server listens), so the health schemas and bodies hold it from the start.
+   */
+  declare(place: HealthPlace): void {
+    const known = this.#places.get(place.key)
+    if (known === place) return
+    if (known !== undefined) throw new Error(`health body key ${place.key} is already held by another probe`)
+    this.#places.set(place.key, place)
+    // A new body, nothing else: no probe changed, so no status is composed or logged again.
+    this.#state = { ...this.#state, places: this.places() }
+  }
+
+  /** The declared places, in declaration order. */
+  places(): HealthPlace[] {
+    return [...this.#places.values()]
+  }
+
   /** Registers a probe; after start() it runs at once. Throws on a bad or duplicate name. */
   register(def: ProbeDefinition): void {
     if (!NAME.test(def.name)) throw new TypeError(`probe name must be snake_case: ${JSON.stringify(def.name)}`)
     if (this.#entries.has(def.name)) throw new Error(`probe ${def.name} is already registered`)
+    if (def.place) this.declare(def.place)
     const d = this.#opts.defaults
     const probe: Probe = {
       ...def,
@@ -201,7 +224,7 @@ export class ProbeRegistry {
       })
     }
     const { overall, flags } = compose(probes.map((p) => ({ critical: p.probe.critical, status: p.status, flag: p.flag })))
-    return { overall, flags, probes, minIntervalMs: Number.isFinite(minIntervalMs) ? minIntervalMs : 0, builtAt: now, staleAt }
+    return { overall, flags, probes, places: this.places(), minIntervalMs: Number.isFinite(minIntervalMs) ? minIntervalMs : 0, builtAt: now, staleAt }
   }
 }
 

@@ -1,8 +1,13 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Value } from '@sinclair/typebox/value'
 import { ProbeOutcome } from '../schemas/health.js'
 import type { Probe, RunResult } from './probe.js'
 
 const validOutcome = TypeCompiler.Compile(ProbeOutcome)
+
+/** A legacy value, where an outcome has one, must be what its probe's place in the body takes. */
+const fitsPlace = (probe: Probe, outcome: ProbeOutcome) =>
+  outcome.legacy === undefined || (probe.place !== undefined && Value.Check(probe.place.type, outcome.legacy))
 
 interface Task {
   probe: Probe
@@ -95,7 +100,8 @@ export class Scheduler {
       .then(() => probe.check(controller.signal))
       .then(
         (outcome) => {
-          if (validOutcome.Check(outcome)) report({ status: outcome.status, outcome })
+          if (validOutcome.Check(outcome) && fitsPlace(probe, outcome)) report({ status: outcome.status, outcome })
+          else if (validOutcome.Check(outcome)) report({ status: 'unknown', error: `check resolved to a legacy value that ${probe.place ? `${probe.place.key} does not take` : 'has no place'}` })
           else report({ status: 'unknown', error: `check resolved to an invalid outcome: ${[...validOutcome.Errors(outcome)].map((e) => `${e.path} ${e.message}`).join('; ')}` })
         },
         (err: unknown) => report({ status: 'unknown', error: `check threw: ${err instanceof Error ? err.message : String(err)}` }),

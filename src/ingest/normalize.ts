@@ -1,13 +1,18 @@
 import { isAbsolute, relative, sep } from 'node:path'
 import type { Config, WorkspaceConfig } from '../config.js'
 import type { LegacyV1Patch, LegacyV2Patch, NativePatch, NormalizedPatch, Operation, PatchFormat, PatchPayload } from '../schemas/patch.js'
-import type { ProblemFieldError } from '../schemas/problem.js'
-import { checkRelativePath } from '../runner/paths.js'
+import type { PatchFieldError } from '../errors.js'
+import { checkRelativePath } from '../runner/workspace/paths.js'
+import { tagNameProblem } from '../runner/workspace/tag-name.js'
 import { headerPaths } from './header-paths.js'
 
 export const DEFAULT_TARGET = 'default'
 
-type Result = { patch: NormalizedPatch } | { errors: ProblemFieldError[] }
+type Result = { patch: NormalizedPatch } | { errors: PatchFieldError[] }
+
+/** The workspace a valid payload targets, before anything else about it is looked at (legacy v1 names none). */
+export const targetOf = (format: PatchFormat, payload: PatchPayload): string =>
+  format === 'legacy_v1' ? DEFAULT_TARGET : (payload as NativePatch | LegacyV2Patch).target
 
 /**
  * Turns any accepted payload into the one shape the store keeps and the runner executes, and
@@ -17,7 +22,7 @@ type Result = { patch: NormalizedPatch } | { errors: ProblemFieldError[] }
  * check whose argv, joined by spaces, equals it.
  */
 export function normalize(format: PatchFormat, payload: PatchPayload, config: Config): Result {
-  const errors: ProblemFieldError[] = []
+  const errors: PatchFieldError[] = []
   const patch =
     format === 'native'
       ? fromNative(payload as NativePatch)
@@ -36,8 +41,12 @@ export function normalize(format: PatchFormat, payload: PatchPayload, config: Co
     }
   }
   patch.operations.forEach((op, i) => checkOperation(op, opPointer(format, i), errors))
-  if (patch.commit.tag !== undefined && !isValidRefName(patch.commit.tag)) {
-    errors.push({ pointer: format === 'legacy_v2' ? '/final/git/tag' : '/commit/tag', code: 'INVALID_TAG', detail: 'Not a valid git tag name' })
+  // The runner's own rule on the full name, so a tag it would refuse is refused here, before
+  // anything is stored; the runner checks again against every branch the repository has.
+  const tag = patch.commit.tag
+  const tagReason = tag === undefined ? null : tagNameProblem(`${ws.tagPrefix}${tag}`, [ws.branch])
+  if (tagReason !== null) {
+    errors.push({ pointer: format === 'legacy_v2' ? '/final/git/tag' : '/commit/tag', code: 'INVALID_TAG', detail: `Not a valid tag name: ${tagReason}` })
   }
   return errors.length > 0 ? { errors } : { patch }
 }
@@ -71,7 +80,7 @@ function fromV1(p: LegacyV1Patch): NormalizedPatch {
 // Own keys only: a target named "constructor" or "toString" must not find Object.prototype's.
 const workspaceNamed = (config: Config, name: string) => (Object.hasOwn(config.workspaces, name) ? config.workspaces[name] : undefined)
 
-function fromV2(p: LegacyV2Patch, config: Config, errors: ProblemFieldError[]): NormalizedPatch {
+function fromV2(p: LegacyV2Patch, config: Config, errors: PatchFieldError[]): NormalizedPatch {
   const ws = workspaceNamed(config, p.target)
   const checks: string[] = []
   const commands = [
@@ -105,7 +114,7 @@ const opPointer = (format: PatchFormat, i: number) =>
   format === 'native' ? `/operations/${i}` : format === 'legacy_v2' ? `/mutations/${i}` : ''
 
 /** Legacy payloads used absolute paths; those inside the workspace become relative, others are refused. */
-function confine(op: Operation, ws: WorkspaceConfig, format: PatchFormat, i: number, errors: ProblemFieldError[]): Operation {
+function confine(op: Operation, ws: WorkspaceConfig, format: PatchFormat, i: number, errors: PatchFieldError[]): Operation {
   const fix = (p: string, field: string): string => {
     let rel = p
     if (format !== 'native' && isAbsolute(p)) {
@@ -134,7 +143,7 @@ function confine(op: Operation, ws: WorkspaceConfig, format: PatchFormat, i: num
   }
 }
 
-function checkOperation(op: Operation, pointer: string, errors: ProblemFieldError[]) {
+function checkOperation(op: Operation, pointer: string, errors: PatchFieldError[]) {
   if (op.op === 'replace' && op.regex) {
     try {
       new RegExp(op.find, 'g')
@@ -148,14 +157,4 @@ function checkOperation(op: Operation, pointer: string, errors: ProblemFieldErro
   if (op.op === 'apply_patch' && !/^\s*\*\*\* Begin Patch/.test(op.patch)) {
     errors.push({ pointer: `${pointer}/patch`, code: 'PATCH_PARSE_ERROR', detail: 'A V4A patch starts with "*** Begin Patch"' })
   }
-}
-
-/** git check-ref-format rules, so a tag can never be an option or a path trick. */
-export function isValidRefName(name: string): boolean {
-  if (name.length === 0 || name.length > 200) return false
-  if (name.startsWith('-') || name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name.endsWith('.lock')) return false
-  if (name.includes('..') || name.includes('@{') || name.includes('//') || name === '@') return false
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what git forbids
-  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return false
-  return name.split('/').every((part) => part.length > 0 && !part.startsWith('.'))
 }

@@ -58,17 +58,3 @@ export function validatePayload(body: unknown): { format: PatchFormat; value: Pa
   })
   return { errors: errors.slice(0, 50) }
 }
-
-/** Nesting depth of a parsed JSON value, iteratively (a recursive walk could itself overflow). */
-export function jsonDepth(value: unknown, limit: number): number {
-  let max = 0
-  const stack: [unknown, number][] = [[value, 1]]
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!
-    if (typeof v !== 'object' || v === null) continue
-    if (d > max) max = d
-    if (max > limit) return max
-    for (const child of Object.values(v)) stack.push([child, d + 1])
-  }
-  return max
-}

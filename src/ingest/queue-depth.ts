@@ -1,8 +1,9 @@
 import type { Store } from '../store/port.js'
 
 /**
- * The queue-depth cap without a count query per request: the count is refreshed from the store
- * at most every `refreshMs` and advanced locally by each accepted patch in between.
+ * The queue-depth cap without a store read per request: the depth is refreshed from the store's
+ * per-status totals (a few rows, whatever is stored or queued) at most every `refreshMs` and
+ * advanced locally by each accepted patch in between.
  */
 export function queueDepthGauge(store: Store, cap: number, refreshMs = 500) {
   let depth = 0

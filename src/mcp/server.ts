@@ -14,7 +14,7 @@ export interface HttpAnswer {
 export type Dispatch = (call: HttpCall) => Promise<HttpAnswer>
 
 const INSTRUCTIONS =
-  'Ghost Runner applies code patches to named git workspaces. dispatch_patch queues one and answers with its id at once; poll get_patch until the status is applied, failed, rejected or cancelled. Errors are RFC 9457 problem documents: match on `code`.'
+  'Ghost Runner applies code patches to named git workspaces. dispatch_patch queues one and answers with its id at once; poll get_patch until the status is applied, failed, rejected or cancelled. Errors are RFC 9457 problem documents: match on `code`. Your credential may be limited to some workspaces and rights: FORBIDDEN means it lacks the right, TARGET_FORBIDDEN that the workspace is outside its scope, and get_patch answers NOT_FOUND for a patch it may not read. A rejected patch says how to fix it: CONTEXT_NOT_FOUND shows in error.regions the actual lines closest to what you wrote; AMBIGUOUS_MATCH lists in error.candidates every line where it matched, so add context (or @@ lines in a V4A patch) until it matches once.'
 
 // The same document the routes send for a schema mismatch, so a client handles both alike.
 function invalidArguments(errors: FieldError[]): Problem {

@@ -67,6 +67,16 @@ export const TOOLS: readonly ToolSpec[] = [
     request: (patch) => ({ method: 'POST', url: '/webhook', payload: patch }),
   }),
   tool({
+    name: 'preview_patch',
+    title: 'Preview a patch',
+    description:
+      "What a patch would do to its workspace's current tree, answered at once: per-file stats and a unified diff, or the rejection (CONTEXT_NOT_FOUND, AMBIGUOUS_MATCH, ...) with candidates and regions. Nothing is queued, written or committed; the real patch may still differ if others land first.",
+    input: NativePatch,
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    check: (args) => TOOLS[0]!.check(args),
+    request: (patch) => ({ method: 'POST', url: '/patches/preview', payload: patch }),
+  }),
+  tool({
     name: 'get_patch',
     title: 'Get a patch',
     description: 'The record of one patch: status (queued, running, applied, failed, rejected, cancelled), attempts, timestamps, event history, and the commit or the error with the failing check output.',

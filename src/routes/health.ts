@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import pkg from '../../package.json' with { type: 'json' }
-import { HealthBody, IetfHealthBody, LiveBody, ReadyBody, StartupBody, type ReadyBody as Ready } from '../schemas/health.js'
+import { healthBodies, IetfHealthReport, IetfHealthUnavailable, LiveBody, ReadyBody, StartupBody, type ReadyBody as Ready } from '../schemas/health.js'
+import { Headers, problemContent } from '../schemas/api.js'
 import { httpStatusFor, ietfBody, legacyBody } from '../health/bodies.js'
 import type { HealthState } from '../health/registry.js'
 
@@ -11,8 +12,13 @@ const HEALTH_JSON_TYPE = `${HEALTH_JSON}; charset=utf-8`
 const PLACEHOLDER = new Date(0).toISOString()
 const HEAD = '{"timestamp":"'
 
-const retryAfter = { 'retry-after': { type: 'integer', description: 'Seconds until the next probe results' } }
 const json = <T>(schema: T) => ({ 'application/json': { schema } })
+/** A 503 body of the route's own, or 503 SHUTTING_DOWN once the listener has closed. */
+const unavailable = <T extends object>(description: string, content: T) => ({
+  description: `${description}; see Retry-After. Once the listener has closed: a problem, code SHUTTING_DOWN`,
+  headers: Headers.retryAfter,
+  content: { ...content, ...problemContent },
+})
 
 /**
  * Bodies serialised for one state, filled lazily, indexed [anonymous, detailed]. A legacy body is
@@ -31,25 +37,23 @@ function serialize(reply: FastifyReply, body: object, code: number, contentType:
   return fn(body as Record<string, unknown>)
 }
 
+const retryAfterSeconds = (state: HealthState) => String(Math.max(1, Math.ceil(state.minIntervalMs / 1000)))
+
 /**
- * GET /health, /health/live, /health/startup, /health/ready. Handlers are synchronous and send
- * directly: there is nothing to await. A request never waits on a probe:
- * it reads the registry's composed state, and /health sends bytes serialised (through the
- * response schema) once per state change, with only the timestamp spliced in per request.
+ * GET /health: sends bytes serialised (through the response schema) once per state change, with
+ * only the timestamp spliced in per request.
  */
-export default async function healthRoutes(app: FastifyInstance) {
-  const { port } = app.config
-  const { exposeDetail, eventLoopFailMs } = app.config.health
+function healthReportRoute(app: FastifyInstance) {
+  const { exposeDetail } = app.config.health
   const version = pkg.version
-  const Legacy = HealthBody(port)
-  const healthContent = { 'application/json': { schema: Legacy }, [HEALTH_JSON]: { schema: IetfHealthBody } }
+  // The probes are registered (app.ts) before the routes: their places make the body's schema.
+  const health = healthBodies(app.probes.places())
 
   let rendered: Rendered | null = null
   const renderedFor = (state: HealthState): Rendered => {
     if (rendered?.state !== state) rendered = { state, legacyTail: [null, null], ietf: [null, null] }
     return rendered
   }
-  const retryAfterSeconds = (state: HealthState) => String(Math.max(1, Math.ceil(state.minIntervalMs / 1000)))
   const wantsDetail = (request: FastifyRequest) => exposeDetail || (request.headers.authorization !== undefined && app.hasValidToken(request))
 
   app.get(
@@ -59,11 +63,12 @@ export default async function healthRoutes(app: FastifyInstance) {
         operationId: 'getHealth',
         summary: 'Component health',
         description:
-          'The previous system\'s body (`components`, `overall_status`, `system_metrics`, `timestamp`, `version`) plus `flags` and per-probe `checks`, from results the probes cached in the background. 200 when healthy or degraded, 503 when unhealthy or unknown. `Accept: application/health+json` answers in the draft-inadarei-api-health-check format. Failure output is shown only with a valid bearer token.',
+          'Overall status, component map, system metrics and per-probe checks, from cached probe results. 200 when healthy or degraded, 503 when unhealthy or unknown. `Accept: application/health+json` answers in the draft-inadarei-api-health-check format. A valid bearer token adds failure output.',
         tags: ['health'],
+        security: [{}, { bearerAuth: [] }],
         response: {
-          200: { description: 'healthy or degraded', content: healthContent },
-          503: { description: 'unhealthy or unknown; see Retry-After', headers: retryAfter, content: healthContent },
+          200: { description: 'healthy or degraded', content: { 'application/json': { schema: health.report }, [HEALTH_JSON]: { schema: IetfHealthReport } } },
+          503: unavailable('unhealthy or unknown', { 'application/json': { schema: health.unavailable }, [HEALTH_JSON]: { schema: IetfHealthUnavailable } }),
         },
       },
     },
@@ -87,14 +92,18 @@ export default async function healthRoutes(app: FastifyInstance) {
       }
       let tail = r.legacyTail[i]
       if (tail === null) {
-        const text = serialize(reply, legacyBody(state, { port, version, detail, timestamp: PLACEHOLDER }), code, 'application/json')
+        const text = serialize(reply, legacyBody(state, { version, detail, timestamp: PLACEHOLDER }), code, 'application/json')
         if (!text.startsWith(HEAD + PLACEHOLDER)) throw new Error('health body layout changed: timestamp must be serialised first')
         tail = r.legacyTail[i] = text.slice(HEAD.length + PLACEHOLDER.length)
       }
       reply.type(JSON_TYPE).send(HEAD + new Date().toISOString() + tail)
     },
   )
+}
 
+/** GET /health/live: the event loop only, from the http_responsive probe's last measurement. */
+function liveRoute(app: FastifyInstance) {
+  const { eventLoopFailMs } = app.config.health
   app.get(
     '/health/live',
     {
@@ -103,9 +112,10 @@ export default async function healthRoutes(app: FastifyInstance) {
         summary: 'Liveness: the process only',
         description: 'Checks nothing outside the process: 503 only when the last event-loop measurement reached eventLoopFailMs. Stays 200 while draining.',
         tags: ['health'],
+        security: [],
         response: {
           200: { description: 'the event loop turns', content: json(LiveBody) },
-          503: { description: 'the event loop is stuck; see Retry-After', headers: retryAfter, content: json(LiveBody) },
+          503: unavailable('the event loop is stuck', json(LiveBody)),
         },
       },
     },
@@ -120,9 +130,13 @@ export default async function healthRoutes(app: FastifyInstance) {
       }
     },
   )
+}
 
-  const STARTED: StartupBody = { status: 'started' }
-  const STARTING: StartupBody = { status: 'starting' }
+const STARTED: StartupBody = { status: 'started' }
+const STARTING: StartupBody = { status: 'starting' }
+
+/** GET /health/startup: 200 for good once the first probe round has completed. */
+function startupRoute(app: FastifyInstance) {
   app.get(
     '/health/startup',
     {
@@ -131,9 +145,10 @@ export default async function healthRoutes(app: FastifyInstance) {
         summary: 'Startup: the first probe round has completed',
         description: '503 until every probe has reported (or timed out) once, then 200 for the life of the process.',
         tags: ['health'],
+        security: [],
         response: {
           200: { description: 'started', content: json(StartupBody) },
-          503: { description: 'still starting; see Retry-After', headers: retryAfter, content: json(StartupBody) },
+          503: unavailable('still starting', json(StartupBody)),
         },
       },
     },
@@ -142,7 +157,10 @@ export default async function healthRoutes(app: FastifyInstance) {
       else reply.code(503).header('retry-after', '1').send(STARTING)
     },
   )
+}
 
+/** GET /health/ready: whether a load balancer should send this instance traffic. */
+function readyRoute(app: FastifyInstance) {
   app.get(
     '/health/ready',
     {
@@ -151,9 +169,10 @@ export default async function healthRoutes(app: FastifyInstance) {
         summary: 'Readiness: should this instance get traffic',
         description: '503 while starting, while draining, and while the overall status is unhealthy or unknown; 200 otherwise (degraded included).',
         tags: ['health'],
+        security: [],
         response: {
           200: { description: 'ready', content: json(ReadyBody) },
-          503: { description: 'not ready; see Retry-After', headers: retryAfter, content: json(ReadyBody) },
+          503: unavailable('not ready', json(ReadyBody)),
         },
       },
     },
@@ -171,4 +190,16 @@ export default async function healthRoutes(app: FastifyInstance) {
       else reply.code(503).header('retry-after', retryAfterSeconds(state)).send({ status: 'not_ready', reason, overall_status: state.overall } satisfies Ready)
     },
   )
+}
+
+/**
+ * GET /health, /health/live, /health/startup, /health/ready. Handlers are synchronous and send
+ * directly: there is nothing to await. A request never waits on a probe: it reads the registry's
+ * composed state.
+ */
+export default async function healthRoutes(app: FastifyInstance) {
+  healthReportRoute(app)
+  liveRoute(app)
+  startupRoute(app)
+  readyRoute(app)
 }

@@ -1,11 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { createMcpServer, type Dispatch } from '../mcp/server.js'
+import { parseJsonBody } from '../ingest/json-body.js'
+import { LIMITS } from '../schemas/limits.js'
+import { Errors } from '../errors.js'
+
+// A patch travels inside the JSON-RPC envelope (a batch, `params`, `arguments`); the webhook it is
+// replayed to checks the patch itself against LIMITS.jsonDepth.
+const MCP_JSON_DEPTH = LIMITS.jsonDepth + 3
 
 /**
  * Tool calls replay as requests to the real routes with the caller's bearer token, so
- * validation, idempotency, rate limits and errors are exactly the HTTP API's. (A webhook
- * signature covers one body and cannot be forwarded; MCP clients send bearer tokens.)
+ * validation, idempotency, rate limits and errors are exactly the HTTP API's. (MCP takes bearer
+ * tokens only: a webhook signature covers one body and cannot be forwarded.)
  */
 function dispatcher(app: FastifyInstance, request: FastifyRequest): Dispatch {
   const headers = request.headers.authorization ? { authorization: request.headers.authorization } : {}
@@ -21,7 +28,10 @@ function dispatcher(app: FastifyInstance, request: FastifyRequest): Dispatch {
  * it is JSON-RPC, not a REST operation a client generator could use.
  */
 export default async function mcpRoutes(app: FastifyInstance) {
-  app.post('/mcp', { preValidation: app.authenticate, schema: { hide: true } }, async (request, reply) => {
+  // Reached only with a valid token (onRequest); nesting is still checked on the bytes, before the parse.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (_request: FastifyRequest, body: Buffer) => parseJsonBody(body, MCP_JSON_DEPTH))
+
+  app.post('/mcp', { onRequest: app.requireToken, schema: { hide: true } }, async (request, reply) => {
     const server = createMcpServer(dispatcher(app, request))
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
     reply.hijack()
@@ -45,9 +55,11 @@ export default async function mcpRoutes(app: FastifyInstance) {
   app.route({
     method: ['GET', 'DELETE'],
     url: '/mcp',
-    preValidation: app.authenticate,
+    onRequest: app.requireToken,
     schema: { hide: true },
-    handler: async (_request, reply) =>
-      reply.header('allow', 'POST').problem(405, 'METHOD_NOT_ALLOWED', 'The MCP endpoint is stateless: POST JSON-RPC messages to it'),
+    handler: async (_request, reply) => {
+      reply.header('allow', 'POST')
+      throw new Errors.METHOD_NOT_ALLOWED('The MCP endpoint is stateless: POST JSON-RPC messages to it')
+    },
   })
 }

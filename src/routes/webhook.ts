@@ -1,25 +1,30 @@
-import { isUtf8 } from 'node:buffer'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import rateLimit from '@fastify/rate-limit'
-import sjson from 'secure-json-parse'
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Type, type TSchema } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { Errors } from '../errors.js'
-import { Accepted, problems } from '../schemas/api.js'
-import { LIMITS } from '../schemas/limits.js'
+import { Accepted, Headers, problem, problems } from '../schemas/api.js'
 import { PatchPayload } from '../schemas/patch.js'
 import type { PatchRecord } from '../schemas/record.js'
-import { detectFormat, jsonDepth, validatePayload } from '../ingest/payload-validator.js'
-import { normalize } from '../ingest/normalize.js'
 import { newPatchId, sha256 } from '../ingest/ids.js'
 import { queueDepthGauge } from '../ingest/queue-depth.js'
-import { storeUnavailable } from '../ingest/store-errors.js'
+import { storeError } from '../ingest/store-errors.js'
 import { faultPoint } from '../fault-point.js'
+import type { Principal } from '../auth/principal.js'
+import { normalizeFor, patchBodyParser, patchBodyValidator } from './patch-body.js'
 
 const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-  'webhook-id': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Retries with the same key and body answer 200 with the first record' })),
+  'webhook-id': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Standard Webhooks message id (signed requests); also the idempotency key' })),
 })
+
+/** What a stored patch answers with: the record's summary, where to read it, and the credential's rate limit. */
+const acceptedResponse = (description: string) => ({
+  description,
+  headers: { ...Headers.location, ...Headers.rateLimit },
+  content: { 'application/json': { schema: Accepted } },
+})
+/** Answers given once the credential is known carry its rate-limit headers. */
+export const limited = (status: number) => problem(status, undefined, Headers.rateLimit)
 
 export const accepted = (r: PatchRecord): Accepted => ({
   id: r.id,
@@ -29,108 +34,100 @@ export const accepted = (r: PatchRecord): Accepted => ({
   links: { self: `/patches/${r.id}` },
 })
 
-/** Idempotency key: webhook-id, then Idempotency-Key, then the client's own id (per target). */
-function idempotencyKey(request: FastifyRequest, target: string, clientId: string | null): string | null {
+/** The key as the client gave it: webhook-id, then Idempotency-Key, then its own id (per target). */
+function clientKey(request: FastifyRequest, target: string, clientId: string | null): string | null {
   const h = request.headers
   if (typeof h['webhook-id'] === 'string') return `webhook-id:${h['webhook-id']}`
   if (typeof h['idempotency-key'] === 'string') return `key:${h['idempotency-key']}`
   return clientId === null ? null : `client:${target}:${clientId}`
 }
 
+/**
+ * The key as stored: scoped by the credential's name (which cannot hold a colon), so a key
+ * another credential happens to reuse, or guesses, starts a patch of its own instead of
+ * answering with the first caller's record or a conflict that tells it the key exists.
+ * Credentials sharing a name (a rotation) share keys: a retry signed with the new secret is
+ * still the same patch.
+ */
+const scopedKey = (principal: Principal, key: string | null): string | null => (key === null ? null : `${principal.name}:${key}`)
+
+const TOKEN_OR_SIGNATURE: Record<string, string[]>[] = [{ bearerAuth: [] }, { webhookId: [], webhookTimestamp: [], webhookSignature: [] }]
+
+/** POST /webhook as openapi.yaml documents it, and as its validator checks it. */
+const webhookSchema = {
+  operationId: 'dispatchPatch',
+  summary: 'Submit a patch',
+  description:
+    'Validates and durably queues a patch for its workspace: 202 once stored. A repeat with the same idempotency key (webhook-id, Idempotency-Key or the client id) and body answers 200 with the first record. Needs the dispatch right and the target among its workspaces.',
+  tags: ['patches'],
+  security: TOKEN_OR_SIGNATURE,
+  headers: IdempotencyHeaders,
+  body: PatchPayload,
+  response: {
+    200: acceptedResponse('Already accepted earlier with this idempotency key'),
+    202: acceptedResponse('Stored and queued'),
+    ...problems(401, 403, 413, 415),
+    400: limited(400),
+    409: limited(409),
+    422: limited(422),
+    429: limited(429),
+    503: limited(503),
+  },
+} satisfies FastifySchema
+
 export default async function webhookRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const depth = queueDepthGauge(app.store, app.config.limits.queueDepth)
 
-  // Keeps the exact bytes for signature verification, then parses with prototype-poisoning
-  // protection and refuses nesting that would make later walks expensive.
-  // A patch is JSON only: a text/plain body would otherwise reach validation as a string.
-  app.removeContentTypeParser('text/plain')
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: LIMITS.bodyBytes }, (request, body, done) => {
-    request.rawBody = body as Buffer
-    // Decoding would turn invalid bytes into U+FFFD silently, storing text the client never sent.
-    if (!isUtf8(body as Buffer)) return done(new Errors.MALFORMED_JSON('the body is not valid UTF-8'), undefined)
-    let value: unknown
-    try {
-      value = sjson.parse(body as Buffer, undefined, { protoAction: 'error', constructorAction: 'error' })
-    } catch (err) {
-      const poisoned = /forbidden prototype/i.test((err as Error).message)
-      return done(poisoned ? new Errors.FORBIDDEN_KEY() : new Errors.MALFORMED_JSON((err as Error).message), undefined)
-    }
-    if (jsonDepth(value, LIMITS.jsonDepth) > LIMITS.jsonDepth) return done(new Errors.JSON_TOO_DEEP(LIMITS.jsonDepth), undefined)
-    done(null, value)
-  })
-
-  await app.register(rateLimit, {
-    global: false,
-    max: app.config.limits.ratePerMinute,
-    timeWindow: 60_000,
-    keyGenerator: (request) => (request.headers.authorization ? sha256(request.headers.authorization) : request.ip),
-    errorResponseBuilder: (_request, context) => new Errors.RATE_LIMITED(Math.ceil(context.ttl / 1000)),
-  })
+  patchBodyParser(app)
 
   app.post(
     '/webhook',
     {
-      config: { rateLimit: {} },
-      preValidation: app.authenticate,
-      // Validation dispatches on the payload format and operation kind so each error names its field.
-      validatorCompiler: ({ schema, httpPart }) => {
-        if (httpPart !== 'body') return TypeBoxValidatorCompiler({ schema: schema as unknown as TSchema, httpPart, method: 'POST', url: '/webhook' })
-        return (data: unknown) => {
-          const result = validatePayload(data)
-          if ('errors' in result) return { error: Object.assign(new Error('The request body does not match the schema'), { validation: result.errors }) }
-          return { value: data }
-        }
-      },
-      schema: {
-        operationId: 'dispatchPatch',
-        summary: 'Submit a patch',
-        description:
-          'Authenticates, validates and durably queues a patch for its workspace. Answers 202 once the patch is stored; a repeat with the same idempotency key (webhook-id, Idempotency-Key or the client id) and the same body answers 200 with the existing record.',
-        tags: ['patches'],
-        security: [{ bearerAuth: [] }],
-        headers: IdempotencyHeaders,
-        body: PatchPayload,
-        response: {
-          200: { ...Accepted, description: 'Already accepted earlier with this idempotency key' },
-          202: { ...Accepted, description: 'Stored and queued' },
-          ...problems(400, 401, 409, 413, 415, 422, 429, 503),
-        },
-      },
+      // A token's right is judged before the body is read; a signature's once it is verified.
+      onRequest: [app.requireTokenOrSignature, app.authorize('dispatch')],
+      preValidation: [
+        // A request without a body never reached the parser: its signature covers the empty body.
+        (request, _reply) => app.verifySignature(request, request.rawBody ?? Buffer.alloc(0)),
+        app.authorize('dispatch'),
+      ],
+      // Per credential, after authentication (the preValidation above runs first).
+      config: { rateLimit: { max: app.config.limits.ratePerMinute, timeWindow: 60_000, hook: 'preValidation' } },
+      validatorCompiler: patchBodyValidator('/webhook'),
+      schema: webhookSchema,
     },
     async (request, reply) => {
-      const normalized = normalize(detectFormat(request.body)!, request.body, app.config)
-      if ('errors' in normalized) {
-        const first = normalized.errors[0]!
-        return reply.problem(422, first.code ?? 'INVALID_PATCH', 'The patch cannot be accepted', {
-          detail: normalized.errors.map((e) => `${e.pointer || '/'}: ${e.detail}`).join('; '),
-          errors: normalized.errors,
-        })
-      }
-      const patch = normalized.patch
+      const principal = request.principal!
+      const patch = normalizeFor(principal, request.body, app.config)
       let full: boolean
       try {
         full = await depth.full()
       } catch (err) {
         // The depth refresh reads the store: a store that cannot answer is a 503, like the write.
-        throw storeUnavailable(err, request.log)
+        throw storeError(err, request.log)
       }
       if (full) {
         reply.header('retry-after', '5')
         throw new Errors.QUEUE_FULL(app.config.limits.queueDepth)
       }
-      const key = idempotencyKey(request, patch.target, patch.client_id)
+      const key = clientKey(request, patch.target, patch.client_id)
       let result
       try {
-        result = await app.store.enqueue({ id: newPatchId(), idempotencyKey: key, bodyHash: sha256(JSON.stringify(patch)), patch })
+        result = await app.store.enqueue({
+          id: newPatchId(),
+          idempotencyKey: scopedKey(principal, key),
+          bodyHash: sha256(JSON.stringify(patch)),
+          patch,
+          submittedBy: principal.name,
+        })
       } catch (err) {
-        throw storeUnavailable(err, request.log)
+        throw storeError(err, request.log)
       }
       faultPoint('enqueued')
       if (result.outcome === 'conflict') throw new Errors.IDEMPOTENCY_CONFLICT(key ?? '')
       if (result.outcome === 'created') depth.added()
       const location = `/patches/${result.record.id}`
-      request.log.info({ patch: result.record.id, target: patch.target, outcome: result.outcome }, 'patch accepted')
+      request.log.info({ patch: result.record.id, target: patch.target, outcome: result.outcome, credential: principal.name }, 'patch accepted')
       return reply
         .code(result.outcome === 'created' ? 202 : 200)
         .header('location', location)

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import type { HealthPlace } from '../health/place.js'
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const Time = Type.String({ format: 'date-time' })
@@ -20,22 +21,6 @@ export type OverallStatus = Static<typeof OverallStatus>
 export const ObservedValue = Nullable(Type.Union([Type.Number(), Type.String(), Type.Boolean()]))
 export type ObservedValue = Static<typeof ObservedValue>
 
-/** The previous system's `system_metrics`; a figure the host would not give is null. */
-export const SystemMetrics = Type.Object(
-  {
-    cpu: Type.Object({ count: Nullable(Type.Integer()), percent: Nullable(Type.Number()) }),
-    memory: Type.Object({ percent: Nullable(Type.Number()) }),
-    disk: Type.Object({ percent: Nullable(Type.Number({ description: "Used share of the data directory's filesystem" })) }),
-    network: Type.Object({ bytes_recv: Nullable(Type.Number({ description: 'Bytes received, summed over non-loopback interfaces' })) }),
-  },
-  { title: 'SystemMetrics' },
-)
-export type SystemMetrics = Static<typeof SystemMetrics>
-
-/** A probe's value in the legacy `components` map (or, for system_metrics, the metrics object). */
-export const LegacyValue = Type.Union([Type.Boolean(), Type.String(), SystemMetrics])
-export type LegacyValue = Static<typeof LegacyValue>
-
 /** What a probe's check resolves to. */
 export const ProbeOutcome = Type.Object(
   {
@@ -46,8 +31,8 @@ export const ProbeOutcome = Type.Object(
     output: Type.Optional(Type.String()),
     /** The status flag raised while not passing (default `<probe>_<status>`), e.g. `ghost_down`. */
     flag: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]*$' })),
-    /** The value this probe contributes to the legacy body, e.g. true, 'up', 'operational'. */
-    component: Type.Optional(LegacyValue),
+    /** The value this probe shows at its place in the legacy body, e.g. true, 'up'; checked against the place's type. */
+    legacy: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
 )
@@ -67,37 +52,52 @@ export const CheckDetail = Type.Object(
 )
 export type CheckDetail = Static<typeof CheckDetail>
 
-const RunnerState = Type.Union([Type.Literal('up'), Type.Literal('down')])
-const WebhookState = Type.Union([Type.Literal('operational'), Type.Literal('down')])
+/** The legacy `components` map: the probes' places there, the varying keys described by pattern. */
+function legacyComponents(places: HealthPlace[]) {
+  const named = places.filter((p) => p.in === 'components' && p.pattern === undefined)
+  const patterns = places.flatMap((p) => (p.in === 'components' && p.pattern !== undefined ? [p.pattern] : []))
+  return Type.Object(Object.fromEntries(named.map((p) => [p.key, p.type])), {
+    title: 'HealthComponents',
+    additionalProperties: Type.Union([Type.Boolean(), Type.String()], {
+      description: patterns.length > 0 ? `Other probes by name, among them ${patterns.join(', ')}` : 'Other probes by name',
+    }),
+  })
+}
 
-export const portProbeName = (port: number) => `port_${port}_bound`
-
-/** The `GET /health` body: the previous system's fields (kept compatible) plus `flags` and `checks`. */
-export function HealthBody(port: number) {
-  return Type.Object(
+/**
+ * The `GET /health` body for an overall status among `overall`: the previous system's fields
+ * (those probes hold, at their places) plus `flags` and `checks`.
+ */
+const healthBody = <S extends TSchema>(overall: S, places: HealthPlace[], options: { title?: string; description?: string } = {}) =>
+  Type.Object(
     {
       // First, so the per-request timestamp can be spliced in front of a body serialised once.
       timestamp: Time,
-      overall_status: OverallStatus,
-      components: Type.Object(
-        {
-          http_responsive: Type.Boolean(),
-          fs_writable: Type.Boolean(),
-          ghost_runner: RunnerState,
-          webhook_endpoint: WebhookState,
-          [portProbeName(port)]: Type.Boolean({ description: 'false until the server listens' }),
-        },
-        { additionalProperties: Type.Union([Type.Boolean(), Type.String()]) },
-      ),
-      system_metrics: SystemMetrics,
+      overall_status: overall,
+      components: legacyComponents(places),
+      ...Object.fromEntries(places.filter((p) => p.in === 'body').map((p) => [p.key, p.type])),
       version: Type.String(),
       flags: Type.Array(Type.String(), { description: 'e.g. ghost_down, disk_space_warn, fs_writable_unknown' }),
       checks: Type.Record(Type.String(), CheckDetail),
     },
-    { title: 'Health' },
+    options,
   )
-}
-export type HealthBody = Static<ReturnType<typeof HealthBody>>
+
+/** What the service builds, whatever the status: the fixed fields typed, the probes' places open. */
+export type HealthBody = Static<ReturnType<typeof healthBody<typeof OverallStatus>>> & { components: Record<string, unknown>; [field: string]: unknown }
+
+/** `GET /health`'s bodies for the places the probes hold: 200 (healthy, degraded) and 503 (unhealthy, unknown). */
+export const healthBodies = (places: HealthPlace[]) => ({
+  report: healthBody(Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]), places, {
+    title: 'Health',
+    description: 'The service is healthy or degraded: it takes traffic',
+  }),
+  // A normal answer, with its own type.
+  unavailable: healthBody(Type.Union([Type.Literal('unhealthy'), Type.Literal('unknown')]), places, {
+    title: 'HealthUnavailable',
+    description: 'A critical probe fails (unhealthy) or has no fresh result (unknown)',
+  }),
+})
 
 /** One entry of draft-inadarei-api-health-check `checks`. */
 export const IetfCheck = Type.Object({
@@ -109,20 +109,35 @@ export const IetfCheck = Type.Object({
   time: Type.Optional(Time),
   affectedEndpoints: Type.Optional(Type.Array(Type.String())),
   output: Type.Optional(Type.String()),
-})
+}, { title: 'HealthCheckDraftEntry' })
 export type IetfCheck = Static<typeof IetfCheck>
 
-export const IetfHealthBody = Type.Object(
-  {
-    status: ProbeStatus,
-    version: Type.String(),
-    serviceId: Type.String(),
-    description: Type.String(),
-    checks: Type.Record(Type.String(), Type.Array(IetfCheck), { description: 'Keyed `component:measurement`' }),
-  },
-  { title: 'HealthCheckDraft', description: 'draft-inadarei-api-health-check (application/health+json)' },
-)
+const ietfBody = <S extends TSchema>(status: S, options: { title?: string; description?: string } = {}) =>
+  Type.Object(
+    {
+      status,
+      version: Type.String(),
+      serviceId: Type.String(),
+      description: Type.String(),
+      checks: Type.Record(Type.String(), Type.Array(IetfCheck), { description: 'Keyed `component:measurement`' }),
+    },
+    options,
+  )
+
+/** draft-inadarei-api-health-check (application/health+json), whatever the status. */
+export const IetfHealthBody = ietfBody(ProbeStatus)
 export type IetfHealthBody = Static<typeof IetfHealthBody>
+
+/** `GET /health` 200 as application/health+json. */
+export const IetfHealthReport = ietfBody(Type.Union([Type.Literal('pass'), Type.Literal('warn')]), {
+  title: 'HealthCheckDraft',
+  description: 'draft-inadarei-api-health-check body (application/health+json): pass or warn',
+})
+/** `GET /health` 503 as application/health+json. */
+export const IetfHealthUnavailable = ietfBody(Type.Literal('fail'), {
+  title: 'HealthCheckDraftUnavailable',
+  description: 'draft-inadarei-api-health-check body (application/health+json): fail',
+})
 
 export const LiveBody = Type.Object(
   {

@@ -62,7 +62,6 @@ export const OperationKinds = {
 
 export const Operation = Type.Union(Object.values(OperationKinds), { title: 'Operation' })
 export type Operation = Static<typeof Operation>
-export type OperationKind = keyof typeof OperationKinds
 
 const CheckName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' })
 const Metadata = Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: LIMITS.metadataKeys })
@@ -132,10 +131,17 @@ export const LegacyV2Patch = Type.Object(
 )
 export type LegacyV2Patch = Static<typeof LegacyV2Patch>
 
-export const PatchPayload = Type.Union([NativePatch, LegacyV1Patch, LegacyV2Patch], { title: 'PatchPayload' })
+export const PatchPayload = Type.Union([NativePatch, LegacyV1Patch, LegacyV2Patch], {
+  title: 'PatchPayload',
+  description:
+    'A native patch or a legacy payload. The server picks the format by its distinguishing key (`operations`: native; `blockId` or `mutations`: legacy v2; `target_file` or `patch`: legacy v1) and reports errors against that format only.',
+})
 export type PatchPayload = Static<typeof PatchPayload>
 
-export const PatchFormat = Type.Union([Type.Literal('native'), Type.Literal('legacy_v1'), Type.Literal('legacy_v2')])
+export const PatchFormat = Type.Union([Type.Literal('native'), Type.Literal('legacy_v1'), Type.Literal('legacy_v2')], {
+  title: 'PatchFormat',
+  description: 'The payload format the patch arrived in',
+})
 export type PatchFormat = Static<typeof PatchFormat>
 
 /** What the store keeps and the runner executes: every format normalised to this. */
@@ -148,5 +154,5 @@ export const NormalizedPatch = Type.Object({
   checks: Type.Array(Type.String()),
   commit: Type.Object({ message: Type.Optional(Type.String()), tag: Type.Optional(Type.String()) }),
   metadata: Type.Record(Type.String(), Type.Unknown()),
-})
+}, { title: 'NormalizedPatch', description: 'The patch as stored and run, whatever format it arrived in' })
 export type NormalizedPatch = Static<typeof NormalizedPatch>

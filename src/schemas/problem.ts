@@ -4,7 +4,7 @@ export const ProblemFieldError = Type.Object({
   pointer: Type.String({ description: 'JSON pointer into the request body (RFC 6901)' }),
   detail: Type.String(),
   code: Type.Optional(Type.String()),
-})
+}, { title: 'ProblemFieldError' })
 
 /** RFC 9457 problem details, with a stable machine-readable `code`. */
 export const Problem = Type.Object(

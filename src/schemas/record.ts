@@ -37,7 +37,7 @@ export const CheckResult = Type.Object({
   timed_out: Type.Boolean(),
   duration_ms: Type.Number(),
   output_tail: Type.String(),
-})
+}, { title: 'CheckResult' })
 export type CheckResult = Static<typeof CheckResult>
 
 export const FileStat = Type.Object({
@@ -46,7 +46,7 @@ export const FileStat = Type.Object({
   from: Type.Optional(Type.String()),
   added: Type.Integer(),
   removed: Type.Integer(),
-})
+}, { title: 'FileStat' })
 export type FileStat = Static<typeof FileStat>
 
 export const PatchResult = Type.Object(
@@ -61,6 +61,21 @@ export const PatchResult = Type.Object(
 )
 export type PatchResult = Static<typeof PatchResult>
 
+/** Lines of a file as the failing operation saw it, shown so a rejected patch can be corrected. */
+export const MatchRegion = Type.Object(
+  {
+    start_line: Type.Integer({ minimum: 1, description: 'First line of the region (1-based)' }),
+    end_line: Type.Integer({ minimum: 1, description: 'Last line of the region (1-based, inclusive)' }),
+    similarity: Type.Number({ minimum: 0, maximum: 1, description: 'How closely the region matches the text the patch looked for: 1 is identical' }),
+    lines: Type.Array(Type.String(), { description: 'The actual lines from start_line, without line endings; long lines and long regions are cut short' }),
+  },
+  {
+    title: 'MatchRegion',
+    description: 'A region of the actual file: the closest to text that was not found, or one of the places text was found more than once',
+  },
+)
+export type MatchRegion = Static<typeof MatchRegion>
+
 export const PatchError = Type.Object(
   {
     code: Type.String(),
@@ -68,6 +83,12 @@ export const PatchError = Type.Object(
     operation: Type.Optional(Type.Integer({ description: 'Index of the operation that failed' })),
     path: Type.Optional(Type.String()),
     detail: Type.Optional(Type.String({ description: 'The line, hunk or check output that failed' })),
+    candidates: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), { description: 'AMBIGUOUS_MATCH: the first line of each place the text matched (the first 20)' }),
+    ),
+    regions: Type.Optional(
+      Type.Array(MatchRegion, { description: 'CONTEXT_NOT_FOUND: the closest regions of the file, best first; AMBIGUOUS_MATCH: the first candidates with lines around them' }),
+    ),
   },
   { title: 'PatchError' },
 )
@@ -90,6 +111,10 @@ export const PatchRecord = Type.Object(
     result: Nullable(PatchResult),
     error: Nullable(PatchError),
     events: Type.Array(PatchEvent),
+    submitted_by: Nullable(
+      Type.String({ description: 'Name of the credential that submitted the patch (`anonymous` on a server without credentials; null for patches stored before names were recorded)' }),
+    ),
+    cancelled_by: Nullable(Type.String({ description: 'Name of the credential that cancelled the patch; null unless cancelled through the API' })),
   },
   { title: 'PatchRecord' },
 )

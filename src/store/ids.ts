@@ -1,13 +1,17 @@
 // Cursor helpers shared by every adapter, so a cursor's shape and its error are the same everywhere.
 
-/** A cursor a client sent back that no adapter issued (tampered, truncated, other version). */
+/**
+ * A cursor a client sent back that no adapter issued (tampered, truncated, other version). The
+ * HTTP answer it becomes is src/ingest/store-errors.ts's to decide, not the store's.
+ */
 export class InvalidCursorError extends Error {
   readonly code = 'INVALID_CURSOR'
-  // Fastify answers 400 from this when a route does not translate it itself.
-  readonly statusCode = 400
+  /** What the client sent, cut to a length fit to quote back. */
+  readonly cursor: string
   constructor(cursor: string) {
     super(`invalid cursor: ${JSON.stringify(cursor.slice(0, 64))}`)
     this.name = 'InvalidCursorError'
+    this.cursor = cursor.slice(0, 64)
   }
 }
 
@@ -28,4 +32,15 @@ export function decodeCursor(cursor: string): number {
   const key = m ? Number(m[1]) : NaN
   if (!Number.isSafeInteger(key) || encodeCursor(key) !== cursor) throw new InvalidCursorError(cursor)
   return key
+}
+
+/**
+ * The target list a list query is left with: null when nothing can match (an empty list, or a
+ * `target` outside it), undefined when no list applies (none given, or one `target` within it).
+ * Distinct names, so each one's index range is read once.
+ */
+export function narrowTargets(query: { target?: string; targets?: readonly string[] }): string[] | undefined | null {
+  if (query.targets === undefined) return undefined
+  if (query.target !== undefined) return query.targets.includes(query.target) ? undefined : null
+  return query.targets.length === 0 ? null : [...new Set(query.targets)]
 }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from '../../src/app.js'
 import { defineConfig, type Config } from '../../src/config.js'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
-import { TOKEN, tempDir } from '../helper.js'
+import { TOKEN, tempDir } from '../helpers/app.js'
 
 export { TOKEN }
 export const bearer = { authorization: `Bearer ${TOKEN}` }

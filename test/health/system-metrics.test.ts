@@ -7,11 +7,11 @@ import Fastify from 'fastify'
 import configPlugin from '../../plugins/config.js'
 import lifecycle from '../../plugins/lifecycle.js'
 import probeRegistry from '../../plugins/probe-registry.js'
-import systemMetrics, { sampleSystem, type SystemSampler } from '../../probes/system-metrics.js'
+import systemMetrics, { sampleSystem, type SystemMetrics, type SystemSampler } from '../../probes/system-metrics.js'
 import { defineConfig } from '../../src/config.js'
 import { legacyBody } from '../../src/health/bodies.js'
 import { receivedBytes } from '../../src/health/host-counters.js'
-import { tempDir } from '../helper.js'
+import { tempDir } from '../helpers/app.js'
 import { until } from './app.js'
 
 it('samples through the injected sampler on the probe interval only; reading the state never samples', async () => {
@@ -34,10 +34,11 @@ it('samples through the injected sampler on the probe interval only; reading the
   for (let i = 0; i < 100; i++) app.probes.state()
   assert.equal(calls, 1)
 
-  const body = legacyBody(app.probes.state(), { port: 5555, version: 'x', detail: false, timestamp: new Date().toISOString() })
+  const body = legacyBody(app.probes.state(), { version: 'x', detail: false, timestamp: new Date().toISOString() })
   assert.equal(body.checks.system_metrics?.status, 'pass')
-  assert.ok(Number.isInteger(body.system_metrics.cpu.count) && body.system_metrics.cpu.count! > 0)
-  assert.ok(body.system_metrics.disk.percent! > 0 && body.system_metrics.disk.percent! <= 100)
+  const metrics = body.system_metrics as SystemMetrics
+  assert.ok(Number.isInteger(metrics.cpu.count) && metrics.cpu.count! > 0)
+  assert.ok(metrics.disk.percent! > 0 && metrics.disk.percent! <= 100)
 })
 
 it('the default sampler starts no process (a sync spawn would freeze every request)', { skip: process.platform !== 'linux' }, () => {

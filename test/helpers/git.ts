@@ -1,17 +1,20 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after } from 'node:test'
-import { defineConfig, type Config, type WorkspaceConfig } from '../../src/config.js'
+import { Value } from '@sinclair/typebox/value'
+import { defineConfig, WorkspaceConfig, type Config } from '../../src/config.js'
 import { newPatchId, sha256 } from '../../src/ingest/ids.js'
-import { executePatch, type Outcome } from '../../src/runner/execute.js'
-import { LeaseKeeper } from '../../src/runner/lease.js'
+import type { Outcome } from '../../src/runner/attempt/context.js'
+import { executePatch } from '../../src/runner/attempt/execute.js'
+import { LeaseKeeper } from '../../src/runner/claim/lease.js'
 import type { RunnerLogger } from '../../src/runner/logger.js'
 import type { NormalizedPatch } from '../../src/schemas/patch.js'
 import type { PatchRecord } from '../../src/schemas/record.js'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Store } from '../../src/store/port.js'
+import { tempDir } from './temp.js'
 
 const GIT_ENV: NodeJS.ProcessEnv = {
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GIT_'))),
@@ -27,11 +30,7 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
-export function tempDir(prefix = 'gr-run-'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
-  after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+export { tempDir }
 
 export type Tree = Record<string, string | { link: string } | { exec: string }>
 
@@ -103,7 +102,7 @@ export const commitsFor = (root: string, id: string) =>
   git(root, 'log', '--format=%H', '--fixed-strings', `--grep=Patch-Id: ${id}`, 'main').split('\n').filter(Boolean)
 
 export function workspace(root: string, over: Partial<WorkspaceConfig> = {}): WorkspaceConfig {
-  return {
+  return Value.Default(WorkspaceConfig, {
     path: root,
     branch: 'main',
     checks: {
@@ -115,7 +114,7 @@ export function workspace(root: string, over: Partial<WorkspaceConfig> = {}): Wo
     author: { name: 'Ghost Runner', email: 'ghost@example.com' },
     tagPrefix: '',
     ...over,
-  }
+  }) as WorkspaceConfig
 }
 
 export function runnerConfig(workspaces: Record<string, WorkspaceConfig>, over: Partial<Config> = {}): Config {

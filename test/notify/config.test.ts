@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import { ConfigError, defineConfig, loadConfig } from '../../src/config.js'
-import { tempDir } from '../helper.js'
+import { tempDir } from '../helpers/app.js'
 
 const SECRET = 'whsec_bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMzQ1Njc4OQ=='
 

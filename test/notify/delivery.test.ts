@@ -3,8 +3,9 @@ import { describe, it } from 'node:test'
 import { secretKey, verify, type SignatureHeaders } from '../../src/auth/webhook-signature.js'
 import type { Config } from '../../src/config.js'
 import type { NotificationPayload, PatchDetail } from '../../src/schemas/notification.js'
+import { subscriptionsOf } from '../../src/notify/targets.js'
 import { openStore } from '../../src/store/open.js'
-import { auth, testApp, testConfig } from '../helper.js'
+import { auth, testApp, testConfig } from '../helpers/app.js'
 import { deadUrl, receiver, until, type Received } from './receiver.js'
 
 const NOTIFY_SECRET = 'whsec_bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMzQ1Njc4OQ=='
@@ -136,7 +137,7 @@ describe('outbound notifications', () => {
     const hook = await receiver()
     const config = testConfig(notifyConfig(hook.url))
     // No dispatcher: a process that records the changes and stops before sending anything.
-    const store = await openStore(config)
+    const store = await openStore(config, { subscriptions: subscriptionsOf(config) })
     const { record } = await store.enqueue({ id: 'p_restart', idempotencyKey: null, bodyHash: 'h', patch: { target: 'default', client_id: 'c-1', format: 'native', description: 'x', operations: [], checks: [], commit: {}, metadata: {} } })
     await store.cancel(record.id, 'cancelled_by_client')
     const recorded = await store.deliveries(record.id)

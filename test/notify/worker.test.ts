@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { loadConfig } from '../../src/config.js'
 import type { NotificationPayload } from '../../src/schemas/notification.js'
+import { subscriptionsOf } from '../../src/notify/targets.js'
 import { openStore } from '../../src/store/open.js'
-import { gitRepo, tempDir } from '../helper.js'
-import { spawnWorker } from '../process.js'
+import { gitRepo, tempDir } from '../helpers/app.js'
+import { spawnWorker } from '../helpers/process.js'
 import { receiver, until } from './receiver.js'
 
 const SECRET = 'whsec_bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMzQ1Njc4OQ=='
@@ -19,7 +20,8 @@ it('`ghost-runner work` sends notifications too, and never logs the secret or th
     GHOST_NOTIFY_SECRET: SECRET,
   }
   // A gateway's part, through the store: the patch is queued (and its notification recorded).
-  const store = await openStore(loadConfig(env, [], dataDir))
+  const config = loadConfig(env, [], dataDir)
+  const store = await openStore(config, { subscriptions: subscriptionsOf(config) })
   const patch = { target: 'default', client_id: null, format: 'native' as const, description: 'w', operations: [{ op: 'write' as const, path: 'w.txt', contents: 'w\n' }], checks: [], commit: {}, metadata: {} }
   const { record } = await store.enqueue({ id: 'p_worker', idempotencyKey: null, bodyHash: 'h', patch })
   await store.close()

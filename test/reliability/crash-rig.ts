@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import type { PatchRecord } from '../../src/schemas/record.js'
 import { git, makeWorkspace, status, tempDir } from '../helpers/git.js'
-import { kill, serviceToken, spawnService, type ServiceProcess } from '../process.js'
+import { kill, serviceToken, spawnService, type ServiceProcess } from '../helpers/process.js'
 
 /**
  * A `ghost-runner start` service over two workspaces, killed again and again while clients post

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { it } from 'node:test'
 import { commitsFor, makeWorkspace, tempDir } from '../helpers/git.js'
-import { kill, serviceToken, spawnService } from '../process.js'
+import { kill, serviceToken, spawnService } from '../helpers/process.js'
 
 const CLIENTS = 24
 const REQUESTS = 1200
@@ -87,6 +87,12 @@ it('a flood beyond the queue cap gets 503 QUEUE_FULL or 429 with Retry-After, me
     assert.ok(accepted.length >= QUEUE_CAP, `${accepted.length} accepted`)
     assert.ok(peak - baseline < 150, `RSS grew ${Math.round(peak - baseline)} MiB during the flood`)
     assert.ok(healthAnswers >= 3 && slowestHealthMs < 5000, `health answered ${healthAnswers} times, slowest ${slowestHealthMs} ms`)
+    // A refusal by design is one warn line without a stack, not an error: the flood logs none.
+    const logged = svc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; code?: string; err?: unknown })
+    assert.deepEqual(logged.filter((l) => l.level >= 50).map((l) => l.msg), [], 'no error lines during the flood')
+    const queueFull = logged.filter((l) => l.code === 'QUEUE_FULL')
+    assert.equal(queueFull.length, statuses.get('503 QUEUE_FULL'), 'one line per QUEUE_FULL')
+    assert.ok(queueFull.every((l) => l.level === 40 && l.err === undefined), 'QUEUE_FULL at warn, without a stack')
 
     // Every accepted patch is applied, once.
     const deadline = Date.now() + 120_000

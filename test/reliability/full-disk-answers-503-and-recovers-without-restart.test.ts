@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, it } from 'node:test'
 import type { Config } from '../../src/config.js'
-import { auth, testApp } from '../helper.js'
+import { auth, testApp } from '../helpers/app.js'
 
 /** A small tmpfs as the data directory: the one way to run a disk out of space without touching the host's. */
 function smallDisk(sizeMb: number): string | null {

@@ -6,8 +6,8 @@ import { Value } from '@sinclair/typebox/value'
 import { NormalizedPatch, type Operation } from '../../src/schemas/patch.js'
 import { PatchRecord } from '../../src/schemas/record.js'
 import { headerPaths } from '../../src/ingest/header-paths.js'
-import { checkRelativePath } from '../../src/runner/paths.js'
-import { auth, testApp } from '../helper.js'
+import { checkRelativePath } from '../../src/runner/workspace/paths.js'
+import { auth, testApp } from '../helpers/app.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { it } from 'node:test'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import type { Config } from '../../src/config.js'
-import { SECRET, TOKEN, auth, tempDir, testApp, testConfig } from '../helper.js'
+import { SECRET, TOKEN, auth, tempDir, testApp, testConfig } from '../helpers/app.js'
 
 const PAYLOAD_MARK = 'payload-text-that-must-stay-private'
 const ROUTES = ['/health', '/health/live', '/health/startup', '/health/ready']

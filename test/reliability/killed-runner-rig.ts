@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { FaultPoint } from '../../src/fault-point.js'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
 import { enqueue, head, makeWorkspace, patch, tempDir, treeState } from '../helpers/git.js'
-import { spawnWorker } from '../process.js'
+import { spawnWorker } from '../helpers/process.js'
 
 /**
  * A workspace and its SQLite store holding one patch of three file writes, whose first runner

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { it } from 'node:test'
 import { head, status, treeState } from '../helpers/git.js'
-import { until } from '../helper.js'
+import { until } from '../helpers/app.js'
 import { runnerKilledAt } from './killed-runner-rig.js'
 
 // With maxAttempts 1 a patch whose runner died mid-write is not tried again: it is claimed once

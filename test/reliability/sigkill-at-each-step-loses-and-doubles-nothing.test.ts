@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { arm, checkSettled, checkWhileDead, crashRig, disarm, postUntilDead, settle, start, waitForExit } from './crash-rig.js'
-import { kill } from '../process.js'
+import { kill } from '../helpers/process.js'
 
 // Each step a patch passes, from the webhook's store write to the event row of its outcome; the
 // steps where a kill leaves the most behind (a half-written tree, a running check, a commit

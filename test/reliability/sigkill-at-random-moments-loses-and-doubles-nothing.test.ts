@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { checkSettled, checkWhileDead, crashRig, postUntilDead, settle, start } from './crash-rig.js'
-import { kill } from '../process.js'
+import { kill } from '../helpers/process.js'
 
 // `npm run soak` multiplies the work (GHOST_SOAK_FACTOR); `npm test` runs it once.
 const SOAK = Number(process.env.GHOST_SOAK_FACTOR ?? 1)

@@ -5,7 +5,7 @@ import type { PatchRecord } from '../../src/schemas/record.js'
 import { VERIFY_ONLY_REASON } from '../../src/store/port.js'
 import type { FaultPoint } from '../../src/fault-point.js'
 import { commitsFor, head, status, treeState } from '../helpers/git.js'
-import { until } from '../helper.js'
+import { until } from '../helpers/app.js'
 import { runnerKilledAt } from './killed-runner-rig.js'
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { it } from 'node:test'
-import { testApp } from '../helper.js'
+import { TOKEN, testApp } from '../helpers/app.js'
 
 /** Collects what the server sends until it closes the socket; resolves with the text and when. */
 function collect(socket: Socket): Promise<{ text: string; closedAt: number }> {
@@ -49,21 +49,31 @@ it('slow headers, slow bodies and header floods are cut off with 408/431 while h
   const slowHeadersDone = collect(slowHeaders)
   slowHeaders.write('POST /webhook HTTP/1.1\r\nHost: x\r\n')
   const t1 = trickle(slowHeaders, 'x-slow: ' + 'a'.repeat(1000))
-  // Slow body: headers complete, the body a byte at a time.
+  // Slow body: headers complete (with a valid token), the body a byte at a time.
   const slowBody = await open()
   const slowBodyDone = collect(slowBody)
-  slowBody.write('POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{')
+  slowBody.write(`POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{`)
   const t2 = trickle(slowBody, '"a":"' + 'b'.repeat(4000))
+  // The same without credentials: refused before its body is read, and its socket closed rather
+  // than kept reading what will never be used.
+  const anonymousBody = await open()
+  const anonymousBodyDone = collect(anonymousBody)
+  anonymousBody.write('POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{')
+  const t3 = trickle(anonymousBody, '"a":"' + 'b'.repeat(4000))
   const started = Date.now()
 
   await liveAnswers(url)
-  const [h, b] = await Promise.all([slowHeadersDone, slowBodyDone])
+  const [h, b, a] = await Promise.all([slowHeadersDone, slowBodyDone, anonymousBodyDone])
   clearInterval(t1)
   clearInterval(t2)
+  clearInterval(t3)
   assert.match(h.text, /^HTTP\/1\.1 408/, 'slow headers get 408')
   assert.ok(h.closedAt - started < 4_000, `slow headers held the socket ${h.closedAt - started} ms`)
   assert.match(b.text, /^HTTP\/1\.1 408/, 'a slow body gets 408')
   assert.ok(b.closedAt - started < 5_000, `a slow body held the socket ${b.closedAt - started} ms`)
+  assert.match(a.text, /^HTTP\/1\.1 401/, 'a body without credentials gets 401 before it is read')
+  assert.match(a.text, /\r\nconnection: close\r\n/i)
+  assert.doesNotMatch(a.text, /408/, 'the socket was closed, not held until the request timeout')
 
   // Header floods: one huge header, and thousands of small ones.
   for (const headers of ['x-big: ' + 'a'.repeat(20_000) + '\r\n', Array.from({ length: 3000 }, (_, i) => `x-h${i}: v\r\n`).join('')]) {

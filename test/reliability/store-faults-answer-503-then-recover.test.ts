@@ -3,8 +3,13 @@ import { it } from 'node:test'
 import path from 'node:path'
 import pg from 'pg'
 import { openSqliteStore } from '../../src/store/sqlite/index.js'
-import { auth, tempDir, testApp } from '../helper.js'
-import { SKIP, admin, freshSchema, openTestStore, terminateBackends, until } from '../store/postgres-fixtures.js'
+import { auth, tempDir, testApp } from '../helpers/app.js'
+import { DATABASE_URL, SKIP, admin, freshSchema, openTestStore, terminateBackends, until } from '../store/postgres-fixtures.js'
+import { TcpProxy } from '../store/tcp-proxy.js'
+
+const DEADLINE_MS = 1000
+// Timers fire late on a loaded machine; the bound is the deadline, this only absorbs that.
+const SLACK_MS = 1500
 
 const patch = (n: number) => ({ target: 'default', description: `p${n}`, operations: [{ op: 'write', path: `f${n}.txt`, contents: `${n}\n` }] })
 
@@ -76,5 +81,56 @@ it('with its store gone (closed under it) every route answers 503 STORE_UNAVAILA
     assert.equal(res.statusCode, 503, `${method} ${url}: ${res.body}`)
     assert.equal(res.json().code, 'STORE_UNAVAILABLE')
     assert.doesNotMatch(res.body, /database|sqlite/i, 'a 5xx hides internals')
+  }
+})
+
+// A stalled network or a stopped middlebox: bytes stop both ways, connections stay open. Every
+// request must still be answered within the store's deadline, and a patch refused with 503 must
+// not be stored afterwards behind the client's back, when the link thaws.
+it('with the PostgreSQL link frozen, /webhook answers 503 STORE_UNAVAILABLE with Retry-After within the deadline, and nothing it refused is stored after the link thaws', { skip: SKIP, timeout: 60_000 }, async () => {
+  const { hostname, port } = new URL(DATABASE_URL!)
+  const proxy = await TcpProxy.start(hostname, Number(port || 5432))
+  const schema = freshSchema()
+  const store = await openTestStore(schema, { connectionString: proxy.url(DATABASE_URL!), poolSize: 4, deadlineMs: DEADLINE_MS })
+  const db = await admin()
+  try {
+    const app = await testApp({ limits: { queueDepth: 100_000, ratePerMinute: 1_000_000 } }, { store })
+    const post = (n: number, key = `k-${n}`) => app.inject({ method: 'POST', url: '/webhook', headers: { ...auth, 'idempotency-key': key }, payload: patch(n) })
+    for (let i = 0; i < 3; i++) assert.equal((await post(i)).statusCode, 202)
+
+    proxy.freeze()
+    const started = Date.now()
+    const answers = await Promise.all([...[10, 11, 12, 13].map((n) => post(n)), app.inject({ method: 'GET', url: '/patches', headers: auth })])
+    const tookMs = Date.now() - started
+    for (const res of answers) {
+      assert.equal(res.statusCode, 503, res.body)
+      assert.equal(res.json().code, 'STORE_UNAVAILABLE')
+      assert.ok(Number(res.headers['retry-after']) > 0)
+      assert.doesNotMatch(res.body, /postgres|timeout|ECONN/i, 'a 5xx hides internals')
+    }
+    // The queue-depth read and the insert each have the whole deadline at most.
+    assert.ok(tookMs < 2 * DEADLINE_MS + SLACK_MS, `answered after ${tookMs} ms`)
+
+    proxy.thaw()
+    for (let i = 0; (await post(100 + i)).statusCode !== 202; i++) assert.ok(i < 20, 'no recovery after the link thawed')
+    await new Promise((r) => setTimeout(r, 1000))
+    const late = await db.query(`SELECT idempotency_key FROM ${pg.escapeIdentifier(schema)}.patches WHERE idempotency_key = ANY($1)`, [['key:k-10', 'key:k-11', 'key:k-12', 'key:k-13']])
+    assert.deepEqual(late.rows, [], 'a patch answered 503 was stored later')
+
+    // The commit reached the database but its answer did not: the 503 names the patch and
+    // says how to find out; the retry it asks for returns the stored patch.
+    proxy.holdRepliesAfter('COMMIT')
+    const uncertain = await post(200)
+    assert.equal(uncertain.statusCode, 503, uncertain.body)
+    const id = /patch (pt_[A-Za-z0-9_-]+)/.exec(uncertain.json().detail ?? '')?.[1]
+    assert.ok(id, `the 503 names the patch: ${uncertain.body}`)
+    proxy.thaw()
+    const retried = await post(200)
+    assert.equal(retried.statusCode, 200, retried.body)
+    assert.equal(retried.json().id, id)
+  } finally {
+    proxy.thaw()
+    await store.close()
+    await proxy.close()
   }
 })

@@ -4,8 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from '../../src/app.js'
 import { openStore } from '../../src/store/open.js'
 import type { Store } from '../../src/store/port.js'
-import eventRoutes, { type PatchStreamEvent } from '../../src/routes/events.js'
-import { auth, signedHeaders, testApp, testConfig } from '../helper.js'
+import eventRoutes from '../../src/routes/events.js'
+import type { PatchStreamEvent } from '../../src/schemas/patch-stream.js'
+import { parseSse, readUntil } from '../helpers/sse.js'
+import { auth, signedHeaders, testApp, testConfig } from '../helpers/app.js'
+import { SKIP, freshSchema, openTestStore } from '../store/postgres-fixtures.js'
+import { bearer, patchFor, scopedOverrides, TOKENS } from '../helpers/credentials.js'
 
 type App = Awaited<ReturnType<typeof testApp>>
 
@@ -25,50 +29,7 @@ async function claim(store: Store) {
   return claimed
 }
 
-interface SseMessage {
-  event?: string
-  id?: string
-  data: string
-}
-
-function parseSse(text: string): { messages: SseMessage[]; comments: string[] } {
-  const messages: SseMessage[] = []
-  const comments: string[] = []
-  for (const block of text.split('\n\n')) {
-    if (block.trim() === '') continue
-    const msg: SseMessage = { data: '' }
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) comments.push(line.slice(1).trim())
-      else if (line.startsWith('event: ')) msg.event = line.slice(7)
-      else if (line.startsWith('id: ')) msg.id = line.slice(4)
-      else if (line.startsWith('data: ')) msg.data += line.slice(6)
-    }
-    if (msg.event || msg.data) messages.push(msg)
-  }
-  return { messages, comments }
-}
-
 const events = (text: string) => parseSse(text).messages.map((m) => ({ ...m, json: JSON.parse(m.data) as PatchStreamEvent }))
-
-/** Reads a live stream chunk by chunk until `done` says enough (or the stream ends). */
-async function readUntil(res: Response, done: (text: string) => boolean, timeoutMs = 5000): Promise<{ text: string; ended: boolean }> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let text = ''
-  const deadline = AbortSignal.timeout(timeoutMs)
-  try {
-    while (!done(text)) {
-      const next = await Promise.race([
-        reader.read(),
-        new Promise<never>((_, reject) => deadline.addEventListener('abort', () => reject(new Error(`stream stalled; got: ${text}`)), { once: true })),
-      ])
-      if (next.done) return { text, ended: true }
-      text += next.value
-    }
-    return { text, ended: false }
-  } finally {
-    reader.releaseLock()
-  }
-}
 
 async function listening(app: App): Promise<string> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -134,14 +95,47 @@ describe('GET /patches/{id}/events', () => {
     assert.deepEqual(events(caughtUp.body), [], 'a client that has everything gets an empty stream that closes')
   })
 
-  it('accepts a Standard Webhooks signature over the empty body', async () => {
+  it('takes a bearer token only: a Standard Webhooks signature opens no stream', async () => {
     const app = await testApp()
     const id = await enqueue(app)
     await app.store.cancel(id)
-    const headers = signedHeaders('')
-    const res = await app.inject({ method: 'GET', url: `/patches/${id}/events`, headers })
-    assert.equal(res.statusCode, 200, res.body)
-    assert.deepEqual(events(res.body).map((e) => e.json.status), ['queued', 'cancelled'])
+    const res = await app.inject({ method: 'GET', url: `/patches/${id}/events`, headers: signedHeaders('') })
+    assert.equal(res.statusCode, 401, res.body)
+    assert.equal(res.json().code, 'UNAUTHORIZED')
+    assert.match(res.json().detail, /signatures authenticate POST \/webhook only/)
+  })
+
+  it('follows only a patch the credential may read: its own streams with who submitted and who cancelled it, another\'s is 404, no read right 403', async () => {
+    const app = await testApp(scopedOverrides())
+    const url = await listening(app)
+    const sent = await app.inject({ method: 'POST', url: '/webhook', headers: bearer(TOKENS.docsAgent), payload: patchFor('docs') })
+    assert.equal(sent.statusCode, 202, sent.body)
+    const id = sent.json().id as string
+
+    const stream = await fetch(`${url}/patches/${id}/events`, { headers: bearer(TOKENS.docsAgent) })
+    assert.equal(stream.status, 200)
+    const cancelled = readUntil(stream, (text) => events(text).some((e) => e.json.status === 'cancelled'))
+    // With `read: own` in docs, neither another credential's docs patch nor a default one exists.
+    for (const token of [TOKENS.docsLead, TOKENS.operator]) {
+      const other = await app.inject({ method: 'POST', url: '/webhook', headers: bearer(token), payload: patchFor(token === TOKENS.operator ? 'default' : 'docs') })
+      for (const reader of [TOKENS.docsAgent, TOKENS.docsAgentNext]) {
+        const res = await app.inject({ method: 'GET', url: `/patches/${other.json().id}/events`, headers: bearer(reader) })
+        assert.equal(res.statusCode, 404, res.body)
+        assert.equal(res.json().code, 'NOT_FOUND')
+      }
+    }
+    for (const token of [TOKENS.scraper, TOKENS.docsDispatcher]) {
+      const res = await app.inject({ method: 'GET', url: `/patches/${id}/events`, headers: bearer(token) })
+      assert.equal(res.statusCode, 403, res.body)
+      assert.equal(res.json().code, 'FORBIDDEN')
+    }
+    const cancel = await app.inject({ method: 'POST', url: `/patches/${id}/cancel`, headers: bearer(TOKENS.operator) })
+    assert.equal(cancel.statusCode, 200, cancel.body)
+    const { text } = await cancelled
+    assert.deepEqual(events(text).map((e) => [e.json.status, e.json.reason, e.json.detail]), [
+      ['queued', 'enqueued', 'docs-agent'],
+      ['cancelled', 'cancelled_by_client', 'operator'],
+    ])
   })
 
   it('streams changes live as they reach the store, then closes after the final status', async () => {
@@ -193,7 +187,7 @@ describe('GET /patches/{id}/events', () => {
     }
   })
 
-  it('stops polling the store when the client goes away', async () => {
+  it('reads the store once per change of a patch however many streams follow it, and not at all once they have gone', async () => {
     const config = testConfig()
     const store = await openStore(config)
     let reads = 0
@@ -207,19 +201,81 @@ describe('GET /patches/{id}/events', () => {
     try {
       const url = await listening(app)
       const id = await enqueue(app)
-      const ac = new AbortController()
-      const res = await fetch(`${url}/patches/${id}/events`, { headers: auth, signal: ac.signal })
-      await readUntil(res, (t) => events(t).length === 1)
+      const streams = await Promise.all(Array.from({ length: 5 }, async () => {
+        const ac = new AbortController()
+        const res = await fetch(`${url}/patches/${id}/events`, { headers: auth, signal: ac.signal })
+        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+        let text = ''
+        const until = async (status: string) => {
+          while (!events(text).some((e) => e.json.status === status)) {
+            const next = await reader.read()
+            assert.ok(!next.done, `stream ended before ${status}: ${text}`)
+            text += next.value
+          }
+        }
+        await until('queued')
+        return { ac, until }
+      }))
+      assert.equal(reads, 5, 'one read to open each stream')
       await sleep(600)
-      assert.ok(reads >= 2, `the stream polls while open (reads: ${reads})`)
-      ac.abort()
+      assert.equal(reads, 5, 'nothing read while nothing changes')
+
+      const { token } = await claim(store)
+      await Promise.all(streams.map((s) => s.until('running')))
+      assert.equal(reads, 6, 'one read for the change, shared by the five streams')
+
+      for (const s of streams) s.ac.abort()
       await sleep(300)
       const after = reads
-      await sleep(800)
-      assert.equal(reads, after, 'no store reads after the client closed the stream')
+      assert.ok(await store.complete(id, token, RESULT))
+      await sleep(500)
+      assert.equal(reads, after, 'no store reads after the clients closed their streams')
     } finally {
       await app.close()
       await store.close()
+    }
+  })
+
+  it('delivers transitions made back to back, each once and in order', async () => {
+    const config = testConfig()
+    const app = await testApp(config)
+    const url = await listening(app)
+    const id = await enqueue(app)
+    const res = await fetch(`${url}/patches/${id}/events`, { headers: auth })
+    const live = readUntil(res, (t) => events(t).some((e) => e.json.status === 'applied'))
+    const { token } = await claim(app.store)
+    assert.ok(await app.store.release(id, token, 'push_race'))
+    const again = await claim(app.store)
+    assert.ok(await app.store.complete(id, again.token, RESULT))
+    const { text } = await live
+    assert.deepEqual(events(text).map((e) => [e.id, e.json.status, e.json.reason]), [
+      ['1', 'queued', 'enqueued'],
+      ['2', 'running', 'claimed'],
+      ['3', 'queued', 'push_race'],
+      ['4', 'running', 'claimed'],
+      ['5', 'applied', 'completed'],
+    ])
+  })
+
+  it('hears a change made by another process at once, without waiting for the slow safety read', async () => {
+    const config = testConfig()
+    const app = await buildApp(config)
+    // The safety read an hour away: only the store's change notification can deliver in time.
+    await app.register(eventRoutes, { prefix: '/slow', pollMs: 3_600_000 })
+    const url = await listening(app)
+    const other = await openStore(config)
+    try {
+      const id = await enqueue(app)
+      const res = await fetch(`${url}/slow/patches/${id}/events`, { headers: auth })
+      const live = readUntil(res, (t) => events(t).some((e) => e.json.status === 'failed'))
+      await sleep(100)
+      const { token } = await claim(other)
+      assert.ok(await other.fail(id, token, 'failed', { code: 'CHECK_FAILED', message: 'check test failed' }, null))
+      const { text } = await live
+      assert.deepEqual(events(text).map((e) => e.json.status), ['queued', 'running', 'failed'])
+    } finally {
+      await app.close()
+      await other.close()
     }
   })
 
@@ -235,6 +291,32 @@ describe('GET /patches/{id}/events', () => {
     for (const r of await Promise.all(reads)) {
       assert.ok(r.ended, 'the stream ended')
       assert.deepEqual(events(r.text).map((e) => e.json.status), ['queued'])
+    }
+  })
+})
+
+describe('GET /patches/{id}/events on PostgreSQL', { skip: SKIP }, () => {
+  it('a stream on one gateway hears a change another instance made through LISTEN, not the safety read', async () => {
+    const schema = freshSchema()
+    const [gatewayStore, runnerStore] = [await openTestStore(schema), await openTestStore(schema)]
+    const app = await buildApp(testConfig(), { store: gatewayStore })
+    await app.register(eventRoutes, { prefix: '/slow', pollMs: 3_600_000 })
+    try {
+      const url = await listening(app)
+      const id = await enqueue(app)
+      const res = await fetch(`${url}/slow/patches/${id}/events`, { headers: auth })
+      const live = readUntil(res, (t) => events(t).some((e) => e.json.status === 'rejected'), 10_000)
+      const { token } = await claim(runnerStore)
+      assert.ok(await runnerStore.fail(id, token, 'rejected', { code: 'CONTEXT_NOT_FOUND', message: 'no such text' }, null))
+      const { text } = await live
+      assert.deepEqual(events(text).map((e) => [e.json.status, e.json.reason]), [
+        ['queued', 'enqueued'],
+        ['running', 'claimed'],
+        ['rejected', 'CONTEXT_NOT_FOUND'],
+      ])
+    } finally {
+      await app.close()
+      await Promise.all([gatewayStore.close(), runnerStore.close()])
     }
   })
 })

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { auth, SECRET, signedHeaders, testApp, testConfig } from '../helper.js'
+import { auth, SECRET, signedHeaders, testApp, testConfig } from '../helpers/app.js'
 
 const native = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   target: 'default',
@@ -128,6 +128,11 @@ describe('POST /webhook', () => {
     ['regex that fails to compile', () => ({ payload: native({ operations: [{ op: 'replace', path: 'a', find: '(', replace: '', regex: true }] }) }), 422, 'INVALID_REGEX', '/operations/0/find'],
     ['insert with both anchors', () => ({ payload: native({ operations: [{ op: 'insert', path: 'a', contents: 'x', before: 'a', after: 'b' }] }) }), 422, 'INVALID_ANCHOR'],
     ['tag that is not a ref', () => ({ payload: native({ commit: { tag: '-f; rm -rf /' } }) }), 422, 'INVALID_TAG', '/commit/tag'],
+    ['tag with a character the runner refuses', () => ({ payload: native({ commit: { tag: 'v1$x' } }) }), 422, 'INVALID_TAG', '/commit/tag'],
+    ['tag named like the branch', () => ({ payload: native({ commit: { tag: 'main' } }) }), 422, 'INVALID_TAG', '/commit/tag'],
+    ['tag named like HEAD', () => ({ payload: native({ commit: { tag: 'FETCH_HEAD' } }) }), 422, 'INVALID_TAG', '/commit/tag'],
+    ['tag that is a full ref name', () => ({ payload: native({ commit: { tag: 'refs/heads/main' } }) }), 422, 'INVALID_TAG', '/commit/tag'],
+    ['legacy tag named HEAD', () => ({ payload: { ...v2([]), final: { git: { tag: 'HEAD' } } } }), 422, 'INVALID_TAG', '/final/git/tag'],
     ['wrong content type', () => ({ raw: 'target=default', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['__proto__ key', () => ({ raw: '{"target":"default","__proto__":{"admin":true},"operations":[]}' }), 400, 'FORBIDDEN_KEY'],
     ['constructor.prototype key', () => ({ raw: '{"constructor":{"prototype":{"admin":true}}}' }), 400, 'FORBIDDEN_KEY'],
@@ -216,6 +221,23 @@ describe('authentication', () => {
     const res = await app.inject({ method: 'POST', url: '/webhook', payload: native() })
     assert.equal(res.statusCode, 202)
     await assert.rejects(testApp({ apiTokens: [], webhookSecrets: [], host: '0.0.0.0' }), /refusing to listen/)
+  })
+})
+
+describe('tags at the door', () => {
+  // The door and the runner share one rule (src/runner/tag-name.ts) on the full name, prefix included.
+  it('judges the tag with the workspace prefix: "main" is refused bare and accepted as ghost/main', async () => {
+    const bare = await testApp()
+    const refused = await bare.inject({ method: 'POST', url: '/webhook', headers: auth, payload: native({ commit: { tag: 'main' } }) })
+    assert.equal(refused.statusCode, 422, refused.body)
+    assert.match(refused.json().detail, /branch/)
+    const config = testConfig()
+    config.workspaces.default!.tagPrefix = 'ghost/'
+    const prefixed = await testApp(config)
+    const ok = await prefixed.inject({ method: 'POST', url: '/webhook', headers: auth, payload: native({ commit: { tag: 'main' } }) })
+    assert.equal(ok.statusCode, 202, ok.body)
+    const bad = await prefixed.inject({ method: 'POST', url: '/webhook', headers: auth, payload: native({ commit: { tag: 'v1$x' } }) })
+    assert.equal(bad.statusCode, 422, bad.body)
   })
 })
 

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { git } from '../helpers/git.js'
-import { spawnWorker, type CliProcess } from '../process.js'
+import { spawnWorker, type CliProcess } from '../helpers/process.js'
 
 export const SEED = 'start\n'
 
@@ -62,4 +62,4 @@ export async function startWork(env: Record<string, string>, timeoutMs = 30_000)
 }
 
 // Sends a signal and waits for the exit; the exit code, or null when a signal ended it.
-export { kill as stop } from '../process.js'
+export { kill as stop } from '../helpers/process.js'

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { afterEach, describe, it } from 'node:test'
 import type { NormalizedPatch } from '../../src/schemas/patch.js'
 import type { PatchError, PatchEvent, PatchRecord, PatchResult } from '../../src/schemas/record.js'
-import { VERIFY_ONLY_REASON, verifyOnly, type ClaimedPatch, type EnqueueInput, type Store } from '../../src/store/port.js'
+import { VERIFY_ONLY_REASON, verifyOnly, type ClaimedPatch, type EnqueueInput, type ListQuery, type Store } from '../../src/store/port.js'
+import { input, newId, plainPatch } from './inputs.js'
 import { outboxConformance } from './outbox-conformance.js'
+import { totalsConformance } from './totals-conformance.js'
 
 export interface ConformanceOptions {
   /** Concurrent enqueues in the burst case (default 200). */
@@ -40,25 +41,6 @@ export function richPatch(target: string): NormalizedPatch {
   }
 }
 
-export function plainPatch(target: string, description = 'patch'): NormalizedPatch {
-  return {
-    target,
-    client_id: null,
-    format: 'legacy_v1',
-    description,
-    operations: [{ op: 'replace', path: 'a.txt', find: 'a', replace: 'b' }],
-    checks: [],
-    commit: {},
-    metadata: {},
-  }
-}
-
-export const newId = (): string => `p_${randomUUID()}`
-
-export function input(target: string, over: Partial<EnqueueInput> = {}): EnqueueInput {
-  return { id: newId(), idempotencyKey: null, bodyHash: 'hash-0', patch: plainPatch(target), ...over }
-}
-
 const RESULT: PatchResult = {
   commit: '0123456789abcdef0123456789abcdef01234567',
   tag: 'ghost/p1',
@@ -74,6 +56,7 @@ const CHECK_FAILED: PatchError = { code: 'CHECK_FAILED', message: 'npm test exit
 
 const SUMMARY_KEYS = [
   'attempts',
+  'cancelled_by',
   'client_id',
   'created_at',
   'description',
@@ -83,6 +66,7 @@ const SUMMARY_KEYS = [
   'id',
   'started_at',
   'status',
+  'submitted_by',
   'target',
   'updated_at',
 ]
@@ -166,6 +150,25 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
       it('get of an unknown id is null', async () => {
         const store = await fresh()
         assert.equal(await store.get('p_missing'), null)
+      })
+
+      it('records the submitting credential\'s name as submitted_by and as the enqueued event\'s detail; null without one', async () => {
+        const store = await fresh()
+        const named = await store.enqueue(input('web', { idempotencyKey: 'docs-agent:key:1', submittedBy: 'docs-agent' }))
+        assert.equal(named.outcome, 'created')
+        assert.equal(named.record.submitted_by, 'docs-agent')
+        assert.equal(named.record.cancelled_by, null)
+        assert.deepEqual(named.record.events.map(ev), [['queued', 'enqueued', 'docs-agent']])
+        assert.deepEqual(await store.get(named.record.id), named.record)
+        const [listed] = (await store.list({ limit: 1 })).items
+        assert.equal(listed?.submitted_by, 'docs-agent')
+        const again = await store.enqueue(input('web', { idempotencyKey: 'docs-agent:key:1', submittedBy: 'docs-agent' }))
+        assert.equal(again.outcome, 'duplicate')
+        assert.deepEqual(again.record, named.record)
+
+        const anonymous = await created(store, input('web'))
+        assert.equal(anonymous.submitted_by, null)
+        assert.deepEqual(anonymous.events.map(ev), [['queued', 'enqueued', null]])
       })
     })
 
@@ -547,6 +550,29 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         assert.equal((await store.cancel(b1?.id ?? '')).outcome, 'not_cancellable', 'cancelling twice')
       })
 
+      it('records the cancelling credential\'s name as cancelled_by and as the cancelled event\'s detail; a refused cancel records none', async () => {
+        const store = await fresh()
+        const a1 = await created(store, input('a', { submittedBy: 'agent' }))
+        const a2 = await created(store, input('a', { submittedBy: 'agent' }))
+        const res = await store.cancel(a2.id, 'cancelled_by_client', 'operator')
+        assert.ok(res.outcome === 'cancelled')
+        assert.equal(res.record.cancelled_by, 'operator')
+        assert.equal(res.record.submitted_by, 'agent')
+        assert.deepEqual(res.record.events.map(ev), [
+          ['queued', 'enqueued', 'agent'],
+          ['cancelled', 'cancelled_by_client', 'operator'],
+        ])
+        assert.deepEqual(await store.get(a2.id), res.record)
+        assert.equal((await store.list({ limit: 1 })).items[0]?.cancelled_by, 'operator')
+
+        const c = await claimed(store)
+        assert.equal(c.record.id, a1.id)
+        assert.equal((await store.cancel(a1.id, 'cancelled_by_client', 'operator')).outcome, 'not_cancellable')
+        const running = await store.get(a1.id)
+        assert.equal(running?.cancelled_by, null)
+        assert.equal(running?.events.some((e) => e.status === 'cancelled'), false)
+      })
+
       it('refuses a queued patch a runner lost its lease on: it may have landed', async () => {
         const store = await fresh()
         const [a1] = await lane(store, 'a', 1)
@@ -615,6 +641,45 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         assert.deepEqual((await store.list({ limit: 10, target: 'nope' })).items, [])
       })
 
+      it('narrows to a submitter and to a set of targets in the query: every page full, cursors exact', async () => {
+        const store = await fresh()
+        // Twelve patches over three targets; `mine` submitted one in three, so a filter applied
+        // after paging would return short or empty pages.
+        const all: { id: string; target: string; by: string }[] = []
+        for (let i = 0; i < 12; i++) {
+          const target = ['a', 'b', 'c'][i % 3]!
+          const by = i % 4 === 1 ? 'mine' : 'theirs'
+          all.push({ id: (await created(store, input(target, { submittedBy: by }))).id, target, by })
+        }
+        const newest = [...all].reverse()
+        const pages = async (query: Omit<ListQuery, 'cursor' | 'limit'>, limit: number) => {
+          const seen: string[][] = []
+          let cursor: string | undefined
+          do {
+            const page = await store.list({ ...query, limit, ...(cursor === undefined ? {} : { cursor }) })
+            seen.push(page.items.map((i) => i.id))
+            cursor = page.next_cursor ?? undefined
+          } while (cursor !== undefined)
+          return seen
+        }
+        const expect = (keep: (p: (typeof all)[number]) => boolean, limit: number) => {
+          const ids = newest.filter(keep).map((p) => p.id)
+          const out: string[][] = []
+          for (let i = 0; i < ids.length; i += limit) out.push(ids.slice(i, i + limit))
+          return out
+        }
+
+        assert.deepEqual(await pages({ submittedBy: 'mine' }, 2), expect((p) => p.by === 'mine', 2))
+        assert.equal(expect((p) => p.by === 'mine', 2).length, 2, 'the submitter has three patches: a full page and one more')
+        assert.deepEqual(await pages({ targets: ['a', 'c'] }, 3), expect((p) => p.target === 'a' || p.target === 'c', 3))
+        assert.deepEqual(await pages({ targets: ['b'], submittedBy: 'theirs' }, 1), expect((p) => p.target === 'b' && p.by === 'theirs', 1))
+        assert.deepEqual(await pages({ targets: ['a', 'b'], target: 'b', submittedBy: 'mine' }, 5), expect((p) => p.target === 'b' && p.by === 'mine', 5))
+        assert.deepEqual(await pages({ targets: ['c'], target: 'a' }, 5), [[]], 'a target outside the set lists nothing')
+        assert.deepEqual(await store.list({ limit: 5, targets: [] }), { items: [], next_cursor: null }, 'no target, no patch')
+        assert.deepEqual(await store.list({ limit: 5, submittedBy: 'nobody' }), { items: [], next_cursor: null })
+        for (const item of (await store.list({ limit: 100, submittedBy: 'mine' })).items) assert.equal(item.submitted_by, 'mine')
+      })
+
       it('items are summaries without payload, result or events', async () => {
         const store = await fresh()
         await lane(store, 'a', 1)
@@ -660,6 +725,47 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
       assert.ok(r?.events.every((e) => isIso(e.at)))
       assert.deepEqual(r?.events.slice(1, 2).map((e) => e.at), [new Date(t).toISOString()])
       assert.equal(r?.attempts, 3)
+    })
+
+    it('announces each committed status change with the patch id, to subscribers only', async () => {
+      const store = await fresh()
+      const heard: (string | null)[] = []
+      const stop = store.onPatchChanged((id) => heard.push(id))
+      // Announcements from this store are made before its call resolves (PostgreSQL's LISTEN
+      // echo of the same change may follow later).
+      const announced = (id: string | undefined, what: string) => {
+        assert.ok(id !== undefined && heard.includes(id), `${what}: heard ${JSON.stringify(heard)}`)
+        heard.length = 0
+      }
+      const t = Date.now()
+      const [a] = await lane(store, 'a', 1)
+      announced(a?.id, 'enqueue')
+      const c1 = await claimed(store, null, 1000, t)
+      announced(a?.id, 'claim')
+      assert.ok(await store.release(c1.record.id, c1.token, 'push_race'))
+      announced(a?.id, 'release')
+      await claimed(store, null, 1000, t)
+      heard.length = 0
+      assert.equal(await store.reapExpired({ now: t + 5000, maxAttempts: 5 }), 1)
+      announced(a?.id, 'lease expiry')
+      const c3 = await claimed(store, null, 60_000)
+      heard.length = 0
+      assert.ok(await store.complete(c3.record.id, c3.token, RESULT))
+      announced(a?.id, 'complete')
+      const [b] = await lane(store, 'b', 1)
+      heard.length = 0
+      assert.equal((await store.cancel(b?.id ?? '')).outcome, 'cancelled')
+      announced(b?.id, 'cancel')
+      const [c] = await lane(store, 'c', 1)
+      const cc = await claimed(store, ['c'])
+      heard.length = 0
+      assert.ok(await store.fail(cc.record.id, cc.token, 'rejected', CHECK_FAILED, null))
+      announced(c?.id, 'fail')
+
+      stop()
+      const [d] = await lane(store, 'd', 1)
+      await new Promise((r) => setTimeout(r, 100))
+      assert.ok(!heard.includes(d?.id ?? ''), 'nothing is heard after unsubscribing')
     })
 
     it('keeps runner heartbeats, newest state per runner, sorted by id', async () => {
@@ -735,6 +841,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
     })
 
     outboxConformance(fresh)
+    totalsConformance(fresh)
 
     it('ping writes, and migrate is idempotent', async () => {
       const store = await fresh()

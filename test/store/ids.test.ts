@@ -14,7 +14,7 @@ describe('store cursors', () => {
   it('refuse anything they did not produce', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64url')
     for (const bad of ['', '!!', b64('c1:'), b64('c1:01'), b64('c1:-1'), b64('c2:5'), b64('c1:5 '), b64('c1:99999999999999999'), `${encodeCursor(5)}=`]) {
-      assert.throws(() => decodeCursor(bad), (e: unknown) => e instanceof InvalidCursorError && e.code === 'INVALID_CURSOR' && e.statusCode === 400, bad)
+      assert.throws(() => decodeCursor(bad), (e: unknown) => e instanceof InvalidCursorError && e.code === 'INVALID_CURSOR' && bad.startsWith(e.cursor), bad)
     }
     assert.throws(() => encodeCursor(-1), RangeError)
     assert.throws(() => encodeCursor(1.5), RangeError)

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import type { NotificationDelivery } from '../../src/schemas/notification.js'
 import type { PatchResult } from '../../src/schemas/record.js'
 import type { ClaimedPatch, DeliveryJob, Store } from '../../src/store/port.js'
-import { input, plainPatch } from './conformance.js'
+import { input, plainPatch } from './inputs.js'
 
 const A = 'http://a.example/hook'
 const B = 'https://b.example/hooks?key=1'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { input } from './conformance.js'
+import { input } from './inputs.js'
 import { RESULT, SKIP, admin, freshSchema, openTestStore, recorder, terminateBackends, until } from './postgres-fixtures.js'
 
 describe('postgres store resilience', { skip: SKIP }, () => {

@@ -8,7 +8,8 @@ import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { openSqliteStore, type SqliteStore, type StoreLogger } from '../../src/store/sqlite/index.js'
 import type { PatchResult } from '../../src/schemas/record.js'
-import { input, plainPatch, storeConformance } from './conformance.js'
+import { input, plainPatch } from './inputs.js'
+import { storeConformance } from './conformance.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'ghost-store-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -38,6 +39,9 @@ describe('sqlite store', () => {
       assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations').all(), [
         { version: 1, name: 'patch queue' },
         { version: 2, name: 'notification outbox' },
+        { version: 3, name: 'credential names on patches' },
+        { version: 4, name: 'status totals and list indexes' },
+        { version: 5, name: 'retention' },
       ])
       assert.throws(() => db.prepare("UPDATE patches SET status = 'running'").run(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
       assert.deepEqual(db.prepare('SELECT lane_seq FROM patches ORDER BY lane_seq').pluck().all(), [1, 2])
@@ -129,6 +133,9 @@ describe('sqlite store', () => {
     assert.deepEqual(rec.lines.filter((l) => l.msg === 'store migration applied').map((l) => l.obj), [
       { version: 1, migration: 'patch queue' },
       { version: 2, migration: 'notification outbox' },
+      { version: 3, migration: 'credential names on patches' },
+      { version: 4, migration: 'status totals and list indexes' },
+      { version: 5, migration: 'retention' },
     ])
     const rec2 = recorder()
     const reopened = await openSqliteStore({ file, logger: rec2.logger })

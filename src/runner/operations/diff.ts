@@ -1,7 +1,8 @@
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { spawner } from '../spawner.js'
+import { runGit, type GitRepo } from '../workspace/git.js'
+import { explainFailedHunk } from './diff-hints.js'
 import { RejectError, type RejectCode } from './errors.js'
 import type { Overlay } from './overlay.js'
 import { MODE_EXEC, MODE_FILE, MODE_SYMLINK, sameState, type FileState } from './types.js'
@@ -16,20 +17,32 @@ interface GitResult {
 }
 
 /**
- * An environment in which git sees no repository, no user or system config and no inherited
- * GIT_* overrides: the scratch tree is just files, and messages are in English so they can be
- * classified.
+ * Every attribute that could run or pick a driver, or change bytes between the tree and git,
+ * unset for every path. $GIT_DIR/info/attributes outranks each .gitattributes in the work tree,
+ * so one the diff brings along changes nothing. (crlf is text's older name.)
  */
-function gitEnv(scratch: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v
-  return { ...env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: os.devNull, GIT_CEILING_DIRECTORIES: scratch, LC_ALL: 'C' }
+const NEUTRAL_ATTRIBUTES = '* -text -eol -crlf -filter -ident -diff -merge -working-tree-encoding\n'
+
+/**
+ * The git dir of a scratch apply, written by hand (no `git init` process, no template hooks):
+ * what git needs to take it for a repository, a config holding nothing but the format, and the
+ * neutral attributes. git is given it and the work tree explicitly, so the files a diff carries
+ * into the work tree (a HEAD, a config, a commondir, a .git file) are only ever files.
+ */
+async function makeGitDir(gitDir: string): Promise<void> {
+  await mkdir(path.join(gitDir, 'objects'), { recursive: true })
+  await Promise.all([mkdir(path.join(gitDir, 'refs')), mkdir(path.join(gitDir, 'info'))])
+  await Promise.all([
+    writeFile(path.join(gitDir, 'HEAD'), 'ref: refs/heads/main\n'),
+    writeFile(path.join(gitDir, 'config'), '[core]\n\trepositoryformatversion = 0\n\tbare = false\n'),
+    writeFile(path.join(gitDir, 'info', 'attributes'), NEUTRAL_ATTRIBUTES),
+  ])
 }
 
-async function runGit(args: string[], cwd: string, scratch: string): Promise<GitResult> {
-  const res = await spawner.run({ file: 'git', args, cwd, env: gitEnv(scratch), timeoutMs: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_BUFFER })
+async function gitApply(args: string[], repo: GitRepo): Promise<GitResult> {
+  const res = await runGit(['apply', ...args], { repo, timeoutMs: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_BUFFER })
   // Killed by the timeout, missing binary, output overflow: the runner's problem, not the patch's.
-  if (res.exitCode === null || res.error !== null) throw new Error(`git ${args[0]} did not complete: ${res.killed ? 'timed out' : (res.error ?? 'killed')}`)
+  if (res.exitCode === null || res.error !== null) throw new Error(`git apply did not complete: ${res.killed ? 'timed out' : (res.error ?? 'killed')}`)
   return { code: res.exitCode, stdout: res.stdout, stderr: res.stderr.toString('utf8') }
 }
 
@@ -63,10 +76,10 @@ function parseNumstat(out: Buffer): string[] {
   return paths.filter((p) => p !== '')
 }
 
-async function touchedPaths(tree: string, patchFile: string, scratch: string): Promise<string[]> {
+async function touchedPaths(repo: GitRepo, patchFile: string): Promise<string[]> {
   const seen = new Set<string>()
   // Both directions at once: the two git processes overlap instead of queueing.
-  const runs = await Promise.all([['apply', '--numstat', '-z', patchFile], ['apply', '--numstat', '-z', '-R', patchFile]].map((args) => runGit(args, tree, scratch)))
+  const runs = await Promise.all([['--numstat', '-z', patchFile], ['--numstat', '-z', '-R', patchFile]].map((args) => gitApply(args, repo)))
   for (const res of runs) {
     if (res.code !== 0) {
       const e = applyFailure(res.stderr, [])
@@ -104,24 +117,25 @@ async function readBack(tree: string, p: string): Promise<FileState | null> {
 
 /**
  * Applies a git-style unified diff by letting `git apply` do it, without fuzz, in a scratch
- * directory holding only the overlay's current version of the files the diff names; the
+ * work tree holding only the overlay's current version of the files the diff names; the
  * results are read back into the overlay, which re-checks every path and symlink they create.
+ * The git dir and the patch file sit beside the work tree, out of the diff's reach.
  */
-export async function applyDiff(overlay: Overlay, diff: string): Promise<void> {
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'ghost-diff-'))
+export async function applyDiff(overlay: Overlay, diff: string, scratchDir = os.tmpdir()): Promise<void> {
+  const scratch = await mkdtemp(path.join(scratchDir, 'ghost-diff-'))
   try {
-    const tree = path.join(scratch, 'tree')
-    await mkdir(tree)
+    const repo = { root: path.join(scratch, 'tree'), gitDir: path.join(scratch, 'git') }
+    const tree = repo.root
     const patchFile = path.join(scratch, 'patch.diff')
-    await writeFile(patchFile, diff.endsWith('\n') ? diff : `${diff}\n`)
+    await Promise.all([mkdir(tree), makeGitDir(repo.gitDir), writeFile(patchFile, diff.endsWith('\n') ? diff : `${diff}\n`)])
 
-    const paths = await touchedPaths(tree, patchFile, scratch)
+    const paths = await touchedPaths(repo, patchFile)
     const before = new Map<string, FileState | null>()
     for (const p of paths) before.set(p, await overlay.read(p))
     for (const [p, state] of before) if (state !== null) await materialise(tree, p, state)
 
-    const res = await runGit(['apply', '--whitespace=nowarn', patchFile], tree, scratch)
-    if (res.code !== 0) throw applyFailure(res.stderr, paths)
+    const res = await gitApply(['--whitespace=nowarn', patchFile], repo)
+    if (res.code !== 0) throw explainFailedHunk(applyFailure(res.stderr, paths), diff, before)
 
     const after = new Map<string, FileState | null>()
     for (const p of paths) after.set(p, await readBack(tree, p))

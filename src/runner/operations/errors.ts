@@ -1,4 +1,4 @@
-import type { PatchError } from '../../schemas/record.js'
+import type { MatchRegion, PatchError } from '../../schemas/record.js'
 
 export const REJECT_CODES = [
   'CONTEXT_NOT_FOUND',
@@ -10,6 +10,11 @@ export const REJECT_CODES = [
   'PATCH_PARSE_ERROR',
   'REGEX_TIMEOUT',
   'INVALID_REGEX',
+  'FILE_TOO_LARGE',
+  'PATCH_TOO_LARGE',
+  'PLAN_TIMEOUT',
+  'PLAN_OUT_OF_MEMORY',
+  'PLAN_CRASHED',
 ] as const
 export type RejectCode = (typeof REJECT_CODES)[number]
 
@@ -17,6 +22,10 @@ export interface RejectInfo {
   operation?: number
   path?: string
   detail?: string
+  /** 1-based first lines of the places an ambiguous text matched. */
+  candidates?: number[]
+  /** Regions of the actual file that help correct the patch; plain JSON, capped in size. */
+  regions?: MatchRegion[]
 }
 
 /**
@@ -31,6 +40,8 @@ export class RejectError extends Error {
   path?: string
   /** The line, hunk or anchor that failed, or git's own message. */
   detail?: string
+  candidates?: number[]
+  regions?: MatchRegion[]
 
   constructor(code: RejectCode, message: string, info: RejectInfo = {}) {
     super(message)
@@ -38,6 +49,8 @@ export class RejectError extends Error {
     if (info.operation !== undefined) this.operation = info.operation
     if (info.path !== undefined) this.path = info.path
     if (info.detail !== undefined) this.detail = info.detail
+    if (info.candidates !== undefined) this.candidates = info.candidates
+    if (info.regions !== undefined) this.regions = info.regions
   }
 
   toPatchError(): PatchError {
@@ -45,9 +58,8 @@ export class RejectError extends Error {
     if (this.operation !== undefined) out.operation = this.operation
     if (this.path !== undefined) out.path = this.path
     if (this.detail !== undefined) out.detail = this.detail
+    if (this.candidates !== undefined) out.candidates = this.candidates
+    if (this.regions !== undefined) out.regions = this.regions
     return out
   }
 }
-
-export const reject = (code: RejectCode, message: string, info: RejectInfo = {}): RejectError =>
-  new RejectError(code, message, info)

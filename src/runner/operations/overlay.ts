@@ -1,7 +1,8 @@
 import { lstat, readFile, readlink, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { checkRelativePath, checkSymlinkTarget, symlinkDestination } from '../paths.js'
+import { checkRelativePath, checkSymlinkTarget, symlinkDestination } from '../workspace/paths.js'
 import { RejectError } from './errors.js'
+import { DEFAULT_SIZE_LIMITS, WriteBudget, type SizeLimits } from './size-limits.js'
 import { MODE_EXEC, MODE_FILE, MODE_SYMLINK, sameState, type FileChange, type FileState } from './types.js'
 
 type DiskKind = 'file' | 'symlink' | 'dir' | 'none' | 'other'
@@ -24,12 +25,20 @@ export class Overlay {
   private readonly disk = new Map<string, FileState | null>()
   private readonly planned = new Map<string, FileState | null>()
 
-  private constructor(private readonly realRoot: string) {}
+  private constructor(
+    private readonly realRoot: string,
+    private readonly budget: WriteBudget,
+  ) {}
 
-  static async open(root: string): Promise<Overlay> {
+  static async open(root: string, limits: SizeLimits = DEFAULT_SIZE_LIMITS): Promise<Overlay> {
     const realRoot = await realpath(root)
     if (!(await stat(realRoot)).isDirectory()) throw new Error(`workspace root is not a directory: ${root}`)
-    return new Overlay(realRoot)
+    return new Overlay(realRoot, new WriteBudget(limits))
+  }
+
+  /** Refuses an edit whose result at `p` would hold at least `bytes`, before it is built. */
+  checkSize(p: string, bytes: number): void {
+    this.budget.check(p, bytes)
   }
 
   /** The file at `p` in the view, or null when there is none (absent, a directory, under a file). */
@@ -61,6 +70,7 @@ export class Overlay {
     }
     if ((await this.kind(p)) === 'dir') throw new RejectError('FILE_EXISTS', `${p} is a directory`, { path: p })
     if (state.mode === MODE_SYMLINK) await this.checkNewSymlink(p, state.contents)
+    this.budget.record(p, state.contents.length)
     await this.loadDisk(p)
     this.planned.set(p, state)
   }
@@ -69,6 +79,7 @@ export class Overlay {
   async remove(p: string): Promise<void> {
     this.checkName(p)
     await this.loadDisk(p)
+    this.budget.record(p, 0)
     this.planned.set(p, null)
   }
 

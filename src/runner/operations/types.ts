@@ -6,8 +6,8 @@ export type FileMode = typeof MODE_FILE | typeof MODE_EXEC | typeof MODE_SYMLINK
 
 export interface FileState {
   contents: Buffer
-  /** 0o100644 | 0o100755 | 0o120000; for a symlink `contents` is the link target. */
-  mode: number
+  /** For a symlink `contents` is the link target. */
+  mode: FileMode
 }
 
 export interface FileChange {

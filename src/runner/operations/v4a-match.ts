@@ -11,41 +11,51 @@ const normalise = (s: string): string => s.trim().replace(PUNCTUATION_RE, (c) =>
 /** Ever looser line comparisons, tried in order over the whole search range before the next. */
 const LEVELS: ReadonlyArray<(s: string) => string> = [(s) => s, (s) => s.trimEnd(), (s) => s.trim(), normalise]
 
-function seekFrom(lines: readonly string[], pattern: readonly string[], start: number, only?: number): number {
-  const from = only ?? start
-  const to = only ?? lines.length - pattern.length
-  for (const norm of LEVELS) {
-    const want = pattern.map(norm)
-    const have = lines.slice(from, to + pattern.length).map(norm)
-    for (let i = 0; i <= to - from; i++) {
-      let ok = true
-      for (let j = 0; j < want.length; j++) {
-        if (have[i + j] !== want[j]) {
-          ok = false
-          break
-        }
+/**
+ * The file's lines under each comparison, made once per file (and level) however many chunks
+ * and anchors search it; the lines are not changed while a file's chunks are located.
+ */
+const normalised = new WeakMap<readonly string[], Array<readonly string[] | undefined>>()
+function linesAt(lines: readonly string[], level: number): readonly string[] {
+  const norm = LEVELS[level]
+  if (level === 0 || norm === undefined) return lines
+  const cached = normalised.get(lines) ?? []
+  normalised.set(lines, cached)
+  return (cached[level] ??= lines.map(norm))
+}
+
+/** Every start in [from, to] where `pattern` matches at one level. */
+function matchesAt(lines: readonly string[], pattern: readonly string[], from: number, to: number, level: number): number[] {
+  const want = pattern.map(LEVELS[level] ?? ((s) => s))
+  const have = linesAt(lines, level)
+  const out: number[] = []
+  for (let i = from; i <= to; i++) {
+    let ok = true
+    for (let j = 0; j < want.length; j++) {
+      if (have[i + j] !== want[j]) {
+        ok = false
+        break
       }
-      if (ok) return from + i
     }
+    if (ok) out.push(i)
   }
-  return -1
+  return out
 }
 
 /**
- * Where `pattern` starts in `lines` at or after `start`, or -1: codex's seek_sequence (exact,
- * then trailing whitespace ignored, then surrounding whitespace, then Unicode punctuation
- * folded to ASCII). An end-of-file pattern is tried at the very end first and, as the reference
- * apply_patch.py does, searched for from `start` if it is not there.
+ * Every place `pattern` starts in `lines` at or after `start`, at the strictest comparison that
+ * finds it at all (codex's seek_sequence levels: exact, then trailing whitespace ignored, then
+ * surrounding whitespace, then Unicode punctuation folded to ASCII). More than one is ambiguous;
+ * none is not found. An end-of-file pattern is looked for at the very end only.
  */
-export function seekSequence(lines: readonly string[], pattern: readonly string[], start: number, eof: boolean): number {
-  if (pattern.length === 0) return start
-  if (pattern.length > lines.length) return -1
-  if (eof) {
-    const end = lines.length - pattern.length
-    if (end >= start) {
-      const at = seekFrom(lines, pattern, start, end)
-      if (at !== -1) return at
-    }
+export function seekAll(lines: readonly string[], pattern: readonly string[], start: number, eof: boolean): number[] {
+  if (pattern.length === 0) return [start]
+  const last = lines.length - pattern.length
+  const from = eof ? last : start
+  if (last < start || from < 0) return []
+  for (let level = 0; level < LEVELS.length; level++) {
+    const found = matchesAt(lines, pattern, from, last, level)
+    if (found.length > 0) return found
   }
-  return seekFrom(lines, pattern, start)
+  return []
 }

@@ -1,6 +1,13 @@
+import type { ClaimedPatch, ClaimOptions } from '../port/queue.js'
 import { now } from './clock.js'
 import { outboxCte } from './deliveries.js'
-import { eventsPlus, summaryColumns } from './rows.js'
+import { eventsPlus } from './events.js'
+import { prepared, type Db } from './prepared.js'
+import { instantParam, pgText, summaryColumns, toRecord, type ClaimAttemptRow } from './rows.js'
+
+// A lost race costs a round trip; more than a few in a row means heavy contention on every
+// lane, and the caller's next poll is as good as another try.
+const CLAIM_ATTEMPTS = 3
 
 /**
  * Claims the head of one lane in one statement. Parameters: $1 targets (text[] or null),
@@ -52,3 +59,20 @@ export const claimSql = (s: string) => `
   ),${outboxCte(s, 'ev', '$5', '$6')}
   SELECT pick.id AS picked, ${summaryColumns('c')}, c.patch, c.result, c.lease_token, c.lease_expires_at, ${eventsPlus(s, 'ev')}
   FROM pick LEFT JOIN claimed c ON c.id = pick.id`
+
+/** See QueuePort.claim; an empty lane list claims nothing without asking. */
+export function claimOps(s: string, db: Db) {
+  const stmt = prepared(claimSql(s))
+  return async (runnerId: string, opts: ClaimOptions): Promise<ClaimedPatch | null> => {
+    if (opts.targets !== null && opts.targets.length === 0) return null
+    const subs = db.subscriptions()
+    const values = [opts.targets?.map(pgText) ?? null, pgText(runnerId), instantParam(opts.now), opts.leaseMs, subs.urls, subs.statuses]
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const row = (await db.exec<ClaimAttemptRow>(stmt, values)).rows[0]
+      if (!row) return null
+      if (row.id !== null) return { record: toRecord(row), token: row.lease_token, leaseExpiresAt: row.lease_expires_at.getTime() }
+      // The head picked from the snapshot was taken before the lane lock was: look again.
+    }
+    return null
+  }
+}

@@ -1,7 +1,10 @@
-import type { DeliveryJob } from '../port.js'
-import type { DeliveryColumns } from '../rows.js'
+import type { NotificationDelivery } from '../../schemas/notification.js'
+import { outcomeColumns } from '../adapter/outbox.js'
+import type { DeliveryColumns } from '../adapter/rows.js'
+import type { ClaimDeliveriesOptions, DeliveryJob, DeliveryOutcome } from '../port/outbox.js'
 import { now } from './clock.js'
-import { mappers } from './rows.js'
+import { prepared, type Db } from './prepared.js'
+import { instantParam, mappers, pgText } from './rows.js'
 
 /**
  * The outbox CTE a transition statement adds: one delivery per event row of CTE `ev` (columns
@@ -63,7 +66,25 @@ export const deliveriesSql = (s: string) => `
   SELECT id, url, event, state, attempts, last_status, last_error, next_attempt_at, created_at, updated_at
   FROM ${s}.deliveries WHERE patch_id = $1 ORDER BY seq`
 
-export type DeliveryRow = DeliveryColumns<Date>
-export type JobRow = Omit<DeliveryJob, 'attempt' | 'status' | 'at'> & { attempts: number; event: DeliveryJob['status']; at: Date }
+type DeliveryRow = DeliveryColumns<Date>
+type JobRow = Omit<DeliveryJob, 'attempt' | 'status' | 'at'> & { attempts: number; event: DeliveryJob['status']; at: Date }
 
-export const { toDelivery, toJob } = mappers
+const { toDelivery, toJob } = mappers
+
+/** The outbox (see OutboxPort); each transition statement writes its rows through outboxCte. */
+export function deliveryOps(s: string, db: Db) {
+  const st = { claim: prepared(claimDeliveriesSql(s)), settle: prepared(settleDeliverySql(s)), ofPatch: prepared(deliveriesSql(s)) }
+  return {
+    claim: async (opts: ClaimDeliveriesOptions): Promise<DeliveryJob[]> => {
+      if (opts.urls.length === 0) return []
+      const values = [pgText(opts.owner), opts.urls, opts.limit, opts.leaseMs, instantParam(opts.now)]
+      return (await db.exec<JobRow>(st.claim, values)).rows.map(toJob)
+    },
+    settle: async (id: string, owner: string, attempt: number, outcome: DeliveryOutcome, at?: number): Promise<boolean> => {
+      const c = outcomeColumns(outcome)
+      const values = [pgText(id), pgText(owner), attempt, c.state, c.status, c.error === null ? null : pgText(c.error), c.retryInMs, instantParam(at), c.uncount]
+      return (await db.exec(st.settle, values)).rowCount === 1
+    },
+    ofPatch: async (patchId: string): Promise<NotificationDelivery[]> => (await db.exec<DeliveryRow>(st.ofPatch, [pgText(patchId)])).rows.map(toDelivery),
+  }
+}

@@ -1,92 +1,141 @@
-import type pg from 'pg'
-import type { Subscriptions } from '../outbox.js'
-import type { EnqueueInput, EnqueueResult } from '../port.js'
-import { now } from './clock.js'
-import { outboxCte } from './deliveries.js'
-import { prepared, type Statement } from './prepared.js'
-import { pgText, recordColumns, toRecord, type PatchRow } from './rows.js'
+import pg from 'pg'
+import type { Subscriptions } from '../adapter/outbox.js'
+import { EnqueueUncertainError } from '../errors.js'
+import type { EnqueueInput, EnqueueResult } from '../port/queue.js'
+import type { Deadlined } from './deadline.js'
+import type { EnqueueSql } from './enqueue-sql.js'
+import { timed } from './pool.js'
+import { pgText, toRecord, type PatchRow } from './rows.js'
 
-export interface EnqueueSql {
-  byKey: Statement
-  insert: Statement
+/** One caller's enqueue, waiting in a batch. */
+export interface Waiter {
+  input: EnqueueInput
+  op: Deadlined
+  resolve: (result: EnqueueResult) => void
+  reject: (error: unknown) => void
+  /** Committed in a batch of its own: a batch holding it failed on a constraint. */
+  solo?: boolean
 }
 
-export function enqueueSql(s: string): EnqueueSql {
-  return {
-    byKey: prepared(`SELECT ${recordColumns(s, 'p')}, p.body_hash FROM ${s}.patches p WHERE p.idempotency_key = $1`),
-    // One statement, so the tail row is locked only for the insert and the commit. nextval
-    // runs after the tail upsert has taken the lock, so within a lane seq follows lane_seq and
-    // claim order matches list order. The lanes row is created once and never locked here (its
-    // ON CONFLICT DO NOTHING and the foreign key's KEY SHARE do not conflict with a claim's
-    // lock). A key taken by a concurrent enqueue makes the insert a no-op (ON CONFLICT waits
-    // for that transaction); the lane number it drew is then a harmless gap.
-    insert: prepared(`
-      WITH t AS (SELECT ${now('NULL')} AS now),
-      lane AS (
-        INSERT INTO ${s}.lanes (target) VALUES ($2) ON CONFLICT DO NOTHING
-      ),
-      tail AS (
-        INSERT INTO ${s}.lane_tails AS l (target, next_seq) VALUES ($2, 1)
-        ON CONFLICT (target) DO UPDATE SET next_seq = l.next_seq + 1
-        RETURNING next_seq
-      ),
-      ins AS (
-        INSERT INTO ${s}.patches (id, seq, target, lane_seq, status, client_id, format, description, idempotency_key,
-          body_hash, patch, attempts, created_at, updated_at)
-        SELECT $1, nextval('${s}.patch_seq'), $2, tail.next_seq, 'queued', $3, $4, $5, $6, $7, $8::json, 0, t.now, t.now
-        FROM tail, t
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING *
-      ),
-      ev AS (
-        INSERT INTO ${s}.events (patch_id, at, status, reason, detail)
-        SELECT id, created_at, 'queued', 'enqueued', NULL FROM ins
-        RETURNING patch_id, at, status, reason, detail
-      ),${outboxCte(s, 'ev', '$9', '$10')}
-      SELECT ins.id, ins.seq, ins.client_id, ins.target, ins.format, ins.status, ins.description, ins.attempts, ins.error,
-        ins.created_at, ins.updated_at, ins.started_at, ins.finished_at, ins.patch, ins.result,
-        json_build_array(json_build_object('at', (extract(epoch FROM ins.created_at) * 1000)::bigint,
-          'status', 'queued', 'reason', 'enqueued', 'detail', NULL)) AS events
-      FROM ins`),
-  }
+type KeyedRow = PatchRow & { idempotency_key: string; body_hash: string }
+
+const answer = (row: KeyedRow, input: EnqueueInput): EnqueueResult => ({
+  outcome: row.body_hash === input.bodyHash ? 'duplicate' : 'conflict',
+  record: toRecord(row),
+})
+
+/** Answers every waiter whose key is stored already; returns the others. */
+async function answerRepeats(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], ms: number): Promise<Waiter[]> {
+  const keys = batch.flatMap((w) => (w.input.idempotencyKey === null ? [] : [pgText(w.input.idempotencyKey)]))
+  if (keys.length === 0) return batch
+  const rows = (await client.query<KeyedRow>(timed({ ...sql.byKeys, values: [keys] }, ms))).rows
+  const stored = new Map(rows.map((r) => [r.idempotency_key, r]))
+  return batch.filter((w) => {
+    const row = w.input.idempotencyKey === null ? undefined : stored.get(pgText(w.input.idempotencyKey))
+    if (row) w.resolve(answer(row, w.input))
+    return !row
+  })
 }
 
-type KeyedRow = PatchRow & { body_hash: string }
-
-async function byKey(pool: pg.Pool, sql: EnqueueSql, input: EnqueueInput): Promise<EnqueueResult | null> {
-  if (input.idempotencyKey === null) return null
-  const res = await pool.query<KeyedRow>({ ...sql.byKey, values: [pgText(input.idempotencyKey)] })
-  const row = res.rows[0]
-  if (!row) return null
-  return { outcome: row.body_hash === input.bodyHash ? 'duplicate' : 'conflict', record: toRecord(row) }
+/** Lane numbers and seqs for the batch, in its order: within a lane both follow acceptance order. */
+async function reserve(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], ms: number): Promise<{ laneSeq: number[]; seq: number[] }> {
+  const perTarget = new Map<string, number>()
+  for (const w of batch) perTarget.set(pgText(w.input.patch.target), (perTarget.get(pgText(w.input.patch.target)) ?? 0) + 1)
+  const targets = [...perTarget.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const values = [targets, targets.map((t) => perTarget.get(t)), batch.length]
+  const row = (await client.query<{ ends: Record<string, number>; seqs: string[] }>(timed({ ...sql.reserve, values }, ms))).rows[0]
+  if (!row) throw new Error('lane reservation returned no row')
+  const next = new Map(targets.map((t) => [t, row.ends[t]! - perTarget.get(t)! + 1]))
+  const laneSeq = batch.map((w) => {
+    const target = pgText(w.input.patch.target)
+    const n = next.get(target)!
+    next.set(target, n + 1)
+    return n
+  })
+  return { laneSeq, seq: row.seqs.map(Number).sort((a, b) => a - b) }
 }
 
-/**
- * Durable when it resolves: each statement commits on its own, with synchronous_commit as the
- * server has it (on by default). A repeat of a key is answered from the stored row first, so
- * retries by clients do not touch the lane lock.
- */
-export async function enqueue(pool: pg.Pool, sql: EnqueueSql, input: EnqueueInput, subs: Subscriptions): Promise<EnqueueResult> {
-  const prior = await byKey(pool, sql, input)
-  if (prior) return prior
-  const { patch } = input
-  const values = [
-    pgText(input.id),
-    pgText(patch.target),
-    pgText(patch.client_id),
-    patch.format,
-    pgText(patch.description),
-    pgText(input.idempotencyKey),
-    input.bodyHash,
-    JSON.stringify(patch),
+function insertValues(batch: Waiter[], numbers: { laneSeq: number[]; seq: number[] }, subs: Subscriptions): unknown[] {
+  const col = <T>(f: (i: EnqueueInput) => T) => batch.map((w) => f(w.input))
+  return [
+    col((i) => pgText(i.id)),
+    numbers.seq,
+    col((i) => pgText(i.patch.target)),
+    numbers.laneSeq,
+    col((i) => pgText(i.patch.client_id)),
+    col((i) => i.patch.format),
+    col((i) => pgText(i.patch.description)),
+    col((i) => pgText(i.idempotencyKey)),
+    col((i) => i.bodyHash),
+    col((i) => JSON.stringify(i.patch)),
+    col((i) => (i.submittedBy == null ? null : pgText(i.submittedBy))),
     subs.urls,
     subs.statuses,
   ]
-  const res = await pool.query<PatchRow>({ ...sql.insert, values })
-  const row = res.rows[0]
-  if (row) return { outcome: 'created', record: toRecord(row) }
-  // The key was committed by a concurrent enqueue between our lookup and our insert.
-  const raced = await byKey(pool, sql, input)
-  if (!raced) throw new Error(`idempotency key ${JSON.stringify(input.idempotencyKey)} conflicted but is not stored`)
-  return raced
+}
+
+/**
+ * Stores a batch of enqueues in one transaction on `client` and answers each waiter; returns the
+ * waiters to try again in a new batch. Durable when a waiter is answered: the insert commits with
+ * synchronous_commit as the server has it (on by default). Repeats of a stored key are answered
+ * from the stored row first, outside the transaction, so client retries take no lane lock.
+ *
+ * COMMIT is sent only while every waiter of the transaction still waits: if any deadline passed
+ * (that caller was answered 503), the transaction is rolled back and the others are returned, so
+ * a patch never lands behind its caller's back. A failure between sending COMMIT and its answer
+ * leaves the outcome open; each waiter is told so (EnqueueUncertainError, naming its patch).
+ * A constraint error (e.g. a reused id) returns the batch's waiters marked solo, so only the
+ * offending call fails. Any other error rejects the waiters and is rethrown: the caller then
+ * drops the connection, which ends the open transaction without a commit.
+ */
+export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], subs: Subscriptions): Promise<Waiter[]> {
+  const ms = batch[0]!.op.queryTimeoutMs
+  const fresh = await answerRepeats(client, sql, batch, ms)
+  if (fresh.length === 0) return []
+  let committing = false
+  try {
+    await client.query(timed({ text: 'BEGIN' }, ms))
+    const numbers = await reserve(client, sql, fresh, ms)
+    const rows = (await client.query<PatchRow>(timed({ ...sql.insert, values: insertValues(fresh, numbers, subs) }, ms))).rows
+    if (fresh.some((w) => w.op.signal.aborted)) {
+      await client.query(timed({ text: 'ROLLBACK' }, ms))
+      return fresh.filter((w) => !w.op.signal.aborted)
+    }
+    committing = true
+    for (const w of fresh) w.op.uncertain = new EnqueueUncertainError(w.input.id)
+    await client.query(timed({ text: 'COMMIT' }, ms))
+    for (const w of fresh) w.op.uncertain = null
+    const created = new Map(rows.map((r) => [r.id, r]))
+    const raced = fresh.filter((w) => {
+      const row = created.get(pgText(w.input.id))
+      if (row) w.resolve({ outcome: 'created', record: toRecord(row) })
+      return !row
+    })
+    // Keys committed by a concurrent enqueue between the look-up and the insert.
+    const missing = await answerRepeats(client, sql, raced, ms)
+    for (const w of missing) w.reject(new Error(`idempotency key ${JSON.stringify(w.input.idempotencyKey)} conflicted but is not stored`))
+    return []
+  } catch (error) {
+    // The server answering COMMIT with an error is a certain failure; anything else after
+    // sending it (a lost or frozen connection) is not.
+    if (committing && !(error instanceof pg.DatabaseError)) {
+      for (const w of fresh) w.reject(new EnqueueUncertainError(w.input.id, { cause: error }))
+    } else if (!committing && error instanceof pg.DatabaseError && fresh.length > 1) {
+      for (const w of fresh) w.solo = true
+      throw new RetryAlone(fresh, error)
+    } else {
+      for (const w of fresh) w.reject(error)
+    }
+    throw error
+  }
+}
+
+/** A batch that failed on the database's word: each of its waiters is tried alone. */
+export class RetryAlone extends Error {
+  constructor(
+    readonly waiters: Waiter[],
+    cause: unknown,
+  ) {
+    super('a batch of enqueues failed; each is tried alone', { cause })
+  }
 }

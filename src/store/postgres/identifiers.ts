@@ -3,7 +3,7 @@ import pg from 'pg'
 // Table names are qualified with the schema in the SQL text rather than relying on a
 // search_path startup option, which an `options` parameter in the connection string would
 // silently replace. The name is spliced into SQL, so it is restricted to plain identifiers;
-// 55 characters leave room for the `_patches` channel name within Postgres' 63.
+// 55 characters leave room for the `_patches` and `_changes` channel names within Postgres' 63.
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,54}$/
 
 export const DEFAULT_SCHEMA = 'ghost_runner'
@@ -23,4 +23,13 @@ export function qualifier(schema: string): string {
 export function patchChannel(schema: string): string {
   qualifier(schema)
   return `${schema}_patches`
+}
+
+/**
+ * The NOTIFY channel on which every status change of a patch is announced with the patch's id
+ * (`ghost_runner_changes`): what event streams on every gateway follow.
+ */
+export function changeChannel(schema: string): string {
+  qualifier(schema)
+  return `${schema}_changes`
 }

@@ -1,15 +1,15 @@
-import { DEFAULT_SCHEMA, patchChannel, qualifier } from './identifiers.js'
+import { changeChannel, DEFAULT_SCHEMA, patchChannel, qualifier } from './identifiers.js'
 import { PatchSubscriber } from './listener.js'
-import type { StoreLogger } from './logger.js'
+import type { StoreLogger } from '../logger.js'
+import type { NotificationSubscription } from '../port/outbox.js'
 import { PatchNotifier } from './notify.js'
 import { clientConfig, createPool, type PoolSettings } from './pool.js'
-import { PostgresStoreImpl, type PostgresStore } from './postgres-store.js'
+import { PostgresStoreImpl, type PostgresStore } from './store.js'
 
-export type { PostgresStore } from './postgres-store.js'
-export type { PatchQueuedListener } from './listener.js'
-export type { StoreLogger } from './logger.js'
-export { DEFAULT_SCHEMA, patchChannel } from './identifiers.js'
-export { LATEST_VERSION } from './schema.js'
+export type { PostgresStore } from './store.js'
+export type { StoreLogger } from '../logger.js'
+
+export const DEFAULT_DEADLINE_MS = 5000
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -22,40 +22,60 @@ export interface PostgresStoreOptions {
   /** Most pooled connections (default 10); the LISTEN connection comes on top. */
   poolSize?: number
   /**
+   * How long any operation but a migration may take before it fails with StoreDeadlineError
+   * (default 5000 ms), whatever the database link does: a frozen link answers with errors, not
+   * hangs. An enqueue past it is never committed afterwards (see enqueue.ts). Also the server's
+   * idle_in_transaction_session_timeout, so a connection lost mid-enqueue holds no lock longer.
+   */
+  deadlineMs?: number
+  /**
    * How long an operation waits for a connection, new or from a full pool, before it fails
-   * (default 5000 ms): a database that is down or saturated answers with errors, not hangs.
+   * (default: the deadline): a database that is down or saturated answers with errors, not hangs.
    */
   connectTimeoutMs?: number
   /**
-   * Server-side limit on one statement, sent as a startup parameter (default 30000 ms). null
-   * keeps the server's setting; needed behind poolers that refuse startup parameters.
+   * Server-side limit on one statement, sent as a startup parameter (default 30000 ms) with
+   * idle_in_transaction_session_timeout. null sends neither and keeps the server's settings;
+   * needed behind poolers that refuse startup parameters.
    */
   statementTimeoutMs?: number | null
+  /** Most enqueues committed in one transaction (default 128). */
+  maxBatch?: number
+  /** Enqueue batches in flight at once, each on a pooled connection (default 2). */
+  maxBatchesInFlight?: number
   /** Apply pending migrations while opening (default true). */
   migrate?: boolean
+  /** What the outbox records deliveries for from the start (see OutboxPort.setSubscriptions). */
+  subscriptions?: readonly NotificationSubscription[]
 }
 
 /** Opens a pool on the database; connects (and migrates) now unless `migrate` is false. */
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
   const schema = opts.schema ?? DEFAULT_SCHEMA
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
   const qualified = qualifier(schema)
   const settings: PoolSettings = {
     connectionString: opts.connectionString,
     applicationName: opts.applicationName ?? 'ghost-runner',
     max: opts.poolSize ?? 10,
-    connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+    connectTimeoutMs: opts.connectTimeoutMs ?? deadlineMs,
     statementTimeoutMs: opts.statementTimeoutMs === undefined ? 30_000 : opts.statementTimeoutMs,
+    idleInTransactionTimeoutMs: deadlineMs,
     logger: opts.logger,
   }
   const pool = createPool(settings)
-  const channel = patchChannel(schema)
+  const channels = { queued: patchChannel(schema), changed: changeChannel(schema) }
   const store = new PostgresStoreImpl({
     pool,
     schema,
     qualified,
-    notifier: new PatchNotifier(pool, channel, opts.logger),
-    subscriber: new PatchSubscriber(clientConfig(settings), channel, opts.logger),
+    channels,
+    notifier: new PatchNotifier(pool, channels, opts.logger),
+    subscriber: new PatchSubscriber(clientConfig(settings), [channels.queued, channels.changed], opts.logger),
     logger: opts.logger,
+    deadlineMs,
+    subscriptions: opts.subscriptions,
+    groupCommit: { maxBatch: opts.maxBatch ?? 128, maxFlights: opts.maxBatchesInFlight ?? 2 },
   })
   if (opts.migrate ?? true) {
     try {

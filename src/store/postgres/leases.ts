@@ -1,6 +1,9 @@
+import { jsonOrNull, type Finish } from '../adapter/finish.js'
 import { now } from './clock.js'
 import { outboxCte } from './deliveries.js'
-import { VERIFY_ONLY_REASON } from '../port.js'
+import { prepared, type Db } from './prepared.js'
+import { instantParam, pgText } from './rows.js'
+import { VERIFY_ONLY_REASON, type ReapOptions } from '../port/queue.js'
 
 // Every statement that ends or extends a lease names the token: a runner that lost its lease
 // (reaped, re-claimed by another) matches no row, whatever it believes.
@@ -32,7 +35,7 @@ export const finishSql = (s: string) => `
 
 /**
  * $1 id, $2 token, $3 reason, $4 detail, $5 and $6 the subscribed (url, status) pairs, $7 whether
- * the claim tried the patch (false gives its attempt back; see Store.release).
+ * the claim tried the patch (false gives its attempt back; see QueuePort.release).
  */
 export const releaseSql = (s: string) => `
   WITH t AS (SELECT ${now('NULL')} AS now),
@@ -57,7 +60,7 @@ export const releaseSql = (s: string) => `
  * lease whose heartbeat committed after the snapshot is re-checked against its newest row and
  * left alone. Every expired lease is requeued, never failed: from maxAttempts on the reason
  * hands the patch to a verification-only claim, since its runner may have committed before it
- * died (see Store.reapExpired).
+ * died (see QueuePort.reapExpired).
  */
 export const reapSql = (s: string) => `
   WITH t AS (SELECT ${now('$1')} AS now),
@@ -81,4 +84,32 @@ export const reapSql = (s: string) => `
     SELECT id, at, 'queued', reason, detail FROM retried ORDER BY seq
     RETURNING patch_id, at, status, reason, detail
   ),${outboxCte(s, 'ev', '$3', '$4')}
-  SELECT 1 FROM ev`
+  SELECT patch_id AS id FROM ev`
+
+/** Heartbeat, finish, release and reaping of running patches; each one statement. */
+export function leaseOps(s: string, db: Db) {
+  const st = { heartbeat: prepared(heartbeatSql(s)), finish: prepared(finishSql(s)), release: prepared(releaseSql(s)), reap: prepared(reapSql(s)) }
+  return {
+    heartbeat: async (id: string, token: number, leaseMs: number, at?: number): Promise<boolean> =>
+      (await db.exec(st.heartbeat, [pgText(id), token, instantParam(at), leaseMs])).rowCount === 1,
+
+    finish: async (f: Finish): Promise<boolean> => {
+      const subs = db.subscriptions()
+      const values = [pgText(f.id), f.token, f.status, jsonOrNull(f.result), jsonOrNull(f.error), pgText(f.reason), pgText(f.detail), subs.urls, subs.statuses]
+      return (await db.exec(st.finish, values)).rowCount === 1
+    },
+
+    release: async (id: string, token: number, reason: string, detail: string | null, attempted: boolean): Promise<boolean> => {
+      const subs = db.subscriptions()
+      const values = [pgText(id), token, pgText(reason), pgText(detail), subs.urls, subs.statuses, attempted]
+      return (await db.exec(st.release, values)).rowCount === 1
+    },
+
+    /** Resolves to the ids requeued. */
+    reap: async (opts: ReapOptions): Promise<string[]> => {
+      const subs = db.subscriptions()
+      const rows = (await db.exec<{ id: string }>(st.reap, [instantParam(opts.now), opts.maxAttempts, subs.urls, subs.statuses])).rows
+      return rows.map((r) => r.id)
+    },
+  }
+}

@@ -1,7 +1,8 @@
 import type pg from 'pg'
 import { qualifier } from './identifiers.js'
-import type { StoreLogger } from './logger.js'
-import { MIGRATIONS, type Migration } from './schema.js'
+import type { StoreLogger } from '../logger.js'
+import type { Migration } from './migration.js'
+import { MIGRATIONS } from './schema.js'
 
 // First key of the two-key advisory lock; the second is the schema's hash, so instances of
 // one deployment serialise while tests on other schemas migrate in parallel.

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { StoreLogger } from './logger.js'
+import type { StoreLogger } from '../logger.js'
 
 export interface PoolSettings {
   connectionString: string
@@ -7,6 +7,8 @@ export interface PoolSettings {
   max: number
   connectTimeoutMs: number
   statementTimeoutMs: number | null
+  /** Sent with statement_timeout: a transaction whose client went silent ends, and frees its locks. */
+  idleInTransactionTimeoutMs: number
   logger?: StoreLogger
 }
 
@@ -34,7 +36,9 @@ export function clientConfig(s: PoolSettings): pg.ClientConfig {
     connectionTimeoutMillis: s.connectTimeoutMs,
     keepAlive: true,
     types,
-    ...(s.statementTimeoutMs === null ? {} : { statement_timeout: s.statementTimeoutMs }),
+    ...(s.statementTimeoutMs === null
+      ? {}
+      : { statement_timeout: s.statementTimeoutMs, idle_in_transaction_session_timeout: s.idleInTransactionTimeoutMs }),
   }
 }
 
@@ -45,3 +49,9 @@ export function createPool(s: PoolSettings): pg.Pool {
   pool.on('error', (err) => s.logger?.warn({ err }, 'idle postgres connection lost; the pool will reconnect'))
   return pool
 }
+
+/**
+ * `query` with a client-side deadline: past `ms` the query fails here, whatever the link does,
+ * and the pool drops its connection. pg reads query_timeout per query; its types omit it.
+ */
+export const timed = <Q extends pg.QueryConfig>(query: Q, ms: number): Q => ({ ...query, query_timeout: ms }) as Q

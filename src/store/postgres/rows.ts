@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { PatchEvent, PatchRecord, PatchSummary } from '../../schemas/record.js'
-import type { RunnerInfo } from '../port.js'
-import { rowMappers, type CountColumns } from '../rows.js'
+import type { RunnerInfo } from '../port/registry.js'
+import { rowMappers, type CountColumns } from '../adapter/rows.js'
+import { eventsColumn } from './events.js'
 
 // Row shapes as the driver returns them, derived from the record schemas: the only difference
 // is that timestamptz columns arrive as Date and event times as epoch ms.
@@ -31,20 +32,9 @@ export type CountRow = CountColumns<Date>
 
 /** Columns of a summary row, for `SELECT` lists; `p` is the patches alias. */
 export const summaryColumns = (p: string) =>
-  ['id', 'seq', 'client_id', 'target', 'format', 'status', 'description', 'attempts', 'error', ...TIME_KEYS].map((c) => `${p}.${c}`).join(', ')
-
-/** The event history of patch `idExpr` as a json array, oldest first. */
-export const eventsColumn = (s: string, idExpr: string) => `(
-  SELECT coalesce(json_agg(json_build_object(
-    'at', (extract(epoch FROM e.at) * 1000)::bigint, 'status', e.status, 'reason', e.reason, 'detail', e.detail) ORDER BY e.id), '[]'::json)
-  FROM ${s}.events e WHERE e.patch_id = ${idExpr}) AS events`
-
-/** The history of patch `c.id` as of the statement's snapshot, plus the rows of CTE `added`. */
-export const eventsPlus = (s: string, added: string) => `(
-  SELECT json_agg(json_build_object(
-    'at', (extract(epoch FROM x.at) * 1000)::bigint, 'status', x.status, 'reason', x.reason, 'detail', x.detail) ORDER BY x.id)
-  FROM (SELECT e.id, e.at, e.status, e.reason, e.detail FROM ${s}.events e WHERE e.patch_id = c.id
-        UNION ALL SELECT a.id, a.at, a.status, a.reason, a.detail FROM ${added} a) x) AS events`
+  ['id', 'seq', 'client_id', 'target', 'format', 'status', 'description', 'attempts', 'error', 'submitted_by', 'cancelled_by', ...TIME_KEYS]
+    .map((c) => `${p}.${c}`)
+    .join(', ')
 
 /** Every column a record needs; `p` is the patches alias. */
 export const recordColumns = (s: string, p: string) => `${summaryColumns(p)}, ${p}.patch, ${p}.result, ${eventsColumn(s, `${p}.id`)}`

@@ -1,21 +1,11 @@
-/**
- * Versioned schema, written for a qualified schema name `s`. A migration is never edited once
- * released: append a new one instead, because deployed databases record which versions ran.
- */
-export interface Migration {
-  version: number
-  name: string
-  sql: (s: string) => string
-}
+import { inSchema, S, type Migration } from './migration.js'
+import { RETENTION_MIGRATION } from './retention.js'
+import { TOTALS_MIGRATION } from './totals.js'
 
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'patch queue',
-    sql: (s) => `
+const PATCH_QUEUE = `
       -- One row per target: what a claim locks (FOR NO KEY UPDATE SKIP LOCKED), so two runners
       -- never work one lane, and what counts() lists. COLLATE "C": targets sort as bytes.
-      CREATE TABLE ${s}.lanes (
+      CREATE TABLE ${S}.lanes (
         target text COLLATE "C" PRIMARY KEY
       );
 
@@ -23,22 +13,22 @@ export const MIGRATIONS: readonly Migration[] = [
       -- held to commit, so FIFO order within a lane is commit order across every gateway. Were
       -- it the row claims lock, a steady stream of enqueues would keep the lane locked and its
       -- runner would skip it nearly every time.
-      CREATE TABLE ${s}.lane_tails (
+      CREATE TABLE ${S}.lane_tails (
         target   text COLLATE "C" PRIMARY KEY,
         next_seq bigint NOT NULL
       );
 
       -- Global creation order (list order, cursors, which lane's head is oldest) and fencing
       -- tokens. Sequences never hand out a value twice, whichever instance asks.
-      CREATE SEQUENCE ${s}.patch_seq AS bigint;
-      CREATE SEQUENCE ${s}.lease_token_seq AS bigint;
+      CREATE SEQUENCE ${S}.patch_seq AS bigint;
+      CREATE SEQUENCE ${S}.lease_token_seq AS bigint;
 
       -- json, not jsonb: it keeps the exact text, and jsonb refuses \\u0000, which file contents
       -- and check output may carry.
-      CREATE TABLE ${s}.patches (
+      CREATE TABLE ${S}.patches (
         id               text COLLATE "C" PRIMARY KEY,
         seq              bigint NOT NULL UNIQUE,
-        target           text COLLATE "C" NOT NULL REFERENCES ${s}.lanes (target),
+        target           text COLLATE "C" NOT NULL REFERENCES ${S}.lanes (target),
         lane_seq         bigint NOT NULL,
         status           text NOT NULL CHECK (status IN ('queued', 'running', 'applied', 'failed', 'rejected', 'cancelled')),
         client_id        text,
@@ -61,26 +51,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
 
       -- The database itself refuses a second running patch in a lane, whatever the code does.
-      CREATE UNIQUE INDEX patches_one_running ON ${s}.patches (target) WHERE status = 'running';
+      CREATE UNIQUE INDEX patches_one_running ON ${S}.patches (target) WHERE status = 'running';
       -- Head of a lane: its lowest unfinished lane_seq, without walking the lane's history.
-      CREATE INDEX patches_lane_head ON ${s}.patches (target, lane_seq) WHERE status IN ('queued', 'running');
-      CREATE INDEX patches_lease ON ${s}.patches (lease_expires_at) WHERE status = 'running';
-      CREATE INDEX patches_by_status ON ${s}.patches (status, seq);
-      CREATE INDEX patches_by_target ON ${s}.patches (target, seq);
+      CREATE INDEX patches_lane_head ON ${S}.patches (target, lane_seq) WHERE status IN ('queued', 'running');
+      CREATE INDEX patches_lease ON ${S}.patches (lease_expires_at) WHERE status = 'running';
+      CREATE INDEX patches_by_status ON ${S}.patches (status, seq);
+      CREATE INDEX patches_by_target ON ${S}.patches (target, seq);
 
       -- Transitions of one patch are serialised by its row lock, so the identity orders them.
-      CREATE TABLE ${s}.events (
+      CREATE TABLE ${S}.events (
         id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        patch_id text COLLATE "C" NOT NULL REFERENCES ${s}.patches (id) ON DELETE CASCADE,
+        patch_id text COLLATE "C" NOT NULL REFERENCES ${S}.patches (id) ON DELETE CASCADE,
         at       timestamptz NOT NULL,
         status   text NOT NULL,
         reason   text NOT NULL,
         detail   text
       );
-      CREATE INDEX events_by_patch ON ${s}.events (patch_id, id);
+      CREATE INDEX events_by_patch ON ${S}.events (patch_id, id);
 
       -- Heartbeats live in the shared database so every gateway reports the same runners.
-      CREATE TABLE ${s}.runners (
+      CREATE TABLE ${S}.runners (
         id         text COLLATE "C" PRIMARY KEY,
         host       text NOT NULL,
         pid        integer NOT NULL,
@@ -90,24 +80,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
 
       -- ping() writes here: a committed write proves more than a SELECT 1.
-      CREATE TABLE ${s}.pings (
+      CREATE TABLE ${S}.pings (
         name text PRIMARY KEY,
         at   timestamptz NOT NULL
       );
-    `,
-  },
-  {
-    version: 2,
-    name: 'notification outbox',
-    sql: (s) => `
+    `
+
+const NOTIFICATION_OUTBOX = `
       -- One row per status change and configured destination, inserted by the statement that
       -- made the change, so a notification is never lost between the change and its sending.
       -- A pending row is due at next_attempt_at; a claim (SKIP LOCKED) moves that to the end of
       -- its lease, so gateways sharing the outbox send each delivery from one place at a time.
-      CREATE TABLE ${s}.deliveries (
+      CREATE TABLE ${S}.deliveries (
         seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         id              text COLLATE "C" NOT NULL UNIQUE,
-        patch_id        text COLLATE "C" NOT NULL REFERENCES ${s}.patches (id) ON DELETE CASCADE,
+        patch_id        text COLLATE "C" NOT NULL REFERENCES ${S}.patches (id) ON DELETE CASCADE,
         url             text NOT NULL,
         event           text NOT NULL,
         reason          text NOT NULL,
@@ -123,11 +110,41 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at      timestamptz NOT NULL
       );
 
-      CREATE INDEX deliveries_due ON ${s}.deliveries (next_attempt_at) WHERE state = 'pending';
+      CREATE INDEX deliveries_due ON ${S}.deliveries (next_attempt_at) WHERE state = 'pending';
       -- The deliveries of a patch, and per destination the earlier ones still pending.
-      CREATE INDEX deliveries_by_patch ON ${s}.deliveries (patch_id, url, seq);
-    `,
+      CREATE INDEX deliveries_by_patch ON ${S}.deliveries (patch_id, url, seq);
+    `
+
+const CREDENTIAL_NAMES = `
+      -- Which credential submitted and which cancelled each patch (names, never values); null
+      -- for patches stored before names were recorded.
+      ALTER TABLE ${S}.patches ADD COLUMN submitted_by text, ADD COLUMN cancelled_by text;
+      -- Lists narrowed to one credential's own patches page through this, newest first.
+      CREATE INDEX patches_by_submitter ON ${S}.patches (submitted_by, seq);
+    `
+
+/**
+ * Versioned schema, written for a qualified schema name (`s`, or S in constant text). A migration is never edited once
+ * released: append a new one instead, because deployed databases record which versions ran.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'patch queue',
+    sql: inSchema(PATCH_QUEUE),
   },
+  {
+    version: 2,
+    name: 'notification outbox',
+    sql: inSchema(NOTIFICATION_OUTBOX),
+  },
+  {
+    version: 3,
+    name: 'credential names on patches',
+    sql: inSchema(CREDENTIAL_NAMES),
+  },
+  TOTALS_MIGRATION,
+  RETENTION_MIGRATION,
 ]
 
 export const LATEST_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version))

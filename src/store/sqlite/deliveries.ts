@@ -1,12 +1,15 @@
 import type Database from 'better-sqlite3'
-import type { DeliveryColumns, JobColumns } from '../rows.js'
+import type { NotificationDelivery } from '../../schemas/notification.js'
+import { outcomeColumns } from '../adapter/outbox.js'
+import type { DeliveryColumns, JobColumns } from '../adapter/rows.js'
+import type { ClaimDeliveriesOptions, DeliveryJob, DeliveryOutcome } from '../port/outbox.js'
 import { mappers } from './rows.js'
 
 // Column shapes of the outbox as better-sqlite3 returns them (times epoch ms, JSON as text).
-export type DeliveryRow = DeliveryColumns<number>
-export type JobRow = JobColumns<number, string>
+type DeliveryRow = DeliveryColumns<number>
+type JobRow = JobColumns<number, string>
 
-export interface InsertDelivery {
+interface InsertDelivery {
   id: string
   patch_id: string
   url: string
@@ -16,7 +19,7 @@ export interface InsertDelivery {
   at: number
 }
 
-export interface SettleDelivery {
+interface SettleDelivery {
   id: string
   owner: string
   attempt: number
@@ -29,7 +32,7 @@ export interface SettleDelivery {
 }
 
 /** The outbox statements, prepared once per connection next to the queue's. */
-export function prepareDeliveryStatements(db: Database.Database) {
+function prepareDeliveryStatements(db: Database.Database) {
   return {
     insert: db.prepare<[InsertDelivery]>(
       `INSERT INTO deliveries (id, patch_id, url, event, reason, detail, at, next_attempt_at, created_at, updated_at)
@@ -65,6 +68,36 @@ export function prepareDeliveryStatements(db: Database.Database) {
   }
 }
 
-export type DeliveryStatements = ReturnType<typeof prepareDeliveryStatements>
+const { toDelivery, toJob } = mappers
 
-export const { toDelivery, toJob } = mappers
+/** The outbox (see OutboxPort); `insert` is what each transition's event writes (events.ts). */
+export function prepareDeliveries(db: Database.Database) {
+  const ds = prepareDeliveryStatements(db)
+  return {
+    insert: ds.insert,
+    claim(opts: ClaimDeliveriesOptions): DeliveryJob[] {
+      const now = opts.now ?? Date.now()
+      const query = { now, urls: JSON.stringify(opts.urls), limit: opts.limit }
+      // Polled often and mostly idle: look first without the write lock other processes contend for.
+      if (opts.urls.length === 0 || !ds.due.get(query)) return []
+      return db
+        .transaction(() =>
+          ds.due.all(query).flatMap(({ seq }) => {
+            if (ds.claim.run({ seq, owner: opts.owner, until: now + opts.leaseMs, now }).changes !== 1) return []
+            const row = ds.job.get(seq)
+            return row ? [toJob(row)] : []
+          }),
+        )
+        .immediate()
+    },
+    settle(id: string, owner: string, attempt: number, outcome: DeliveryOutcome, now?: number): boolean {
+      const { retryInMs, ...columns } = outcomeColumns(outcome)
+      const at = now ?? Date.now()
+      const next = retryInMs === null ? null : at + retryInMs
+      return ds.settle.run({ id, owner, attempt, ...columns, next, now: at }).changes === 1
+    },
+    ofPatch: (patchId: string): NotificationDelivery[] => ds.ofPatch.all(patchId).map(toDelivery),
+  }
+}
+
+export type Deliveries = ReturnType<typeof prepareDeliveries>

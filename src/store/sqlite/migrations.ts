@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
-import { MIGRATIONS, type Migration } from './schema.js'
-import type { StoreLogger } from './logger.js'
+import type { Migration } from './migration.js'
+import { MIGRATIONS } from './schema.js'
+import type { StoreLogger } from '../logger.js'
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version    INTEGER PRIMARY KEY,
@@ -41,5 +42,3 @@ export function schemaVersion(db: Database.Database): number {
   const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }
   return row.v ?? 0
 }
-
-export const LATEST_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version))

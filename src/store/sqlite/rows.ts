@@ -1,6 +1,6 @@
 import type { PatchFormat } from '../../schemas/patch.js'
 import type { PatchRecord, PatchStatus } from '../../schemas/record.js'
-import { rowMappers, type CountColumns, type EventColumns, type RunnerColumns } from '../rows.js'
+import { rowMappers, type CountColumns, type EventColumns, type RunnerColumns } from '../adapter/rows.js'
 
 // Column shapes as better-sqlite3 returns them: the storage side of the mapping, not a second
 // domain model. Times are epoch ms, JSON columns are text.
@@ -26,6 +26,8 @@ export interface PatchRow {
   updated_at: number
   started_at: number | null
   finished_at: number | null
+  submitted_by: string | null
+  cancelled_by: string | null
 }
 
 export type SummaryRow = Omit<PatchRow, 'payload' | 'result'>

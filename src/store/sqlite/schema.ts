@@ -1,13 +1,11 @@
+import type { Migration } from './migration.js'
+import { RETENTION_MIGRATION } from './retention.js'
+import { TOTALS_MIGRATION } from './totals.js'
+
 /**
  * Versioned schema. A migration is never edited once released: append a new one instead,
  * because deployed files record which versions they already ran.
  */
-export interface Migration {
-  version: number
-  name: string
-  sql: string
-}
-
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -110,4 +108,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_by_patch ON deliveries (patch_id, url, seq);
     `,
   },
+  {
+    version: 3,
+    name: 'credential names on patches',
+    sql: `
+      -- Which credential submitted and which cancelled each patch (names, never values); null
+      -- for patches stored before names were recorded.
+      ALTER TABLE patches ADD COLUMN submitted_by TEXT;
+      ALTER TABLE patches ADD COLUMN cancelled_by TEXT;
+      -- Lists narrowed to one credential's own patches page through this, newest first.
+      CREATE INDEX patches_by_submitter ON patches (submitted_by, seq);
+    `,
+  },
+  TOTALS_MIGRATION,
+  RETENTION_MIGRATION,
 ]
+
+export const LATEST_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version))

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { afterText, expectReject, git, makeRepo, plan, tempDir, writeChanges, writeTree, type Tree } from './helpers.js'
+import { afterText, expectReject, git, makeRepo, plan, tempDir, writeChanges, writeTree, type Tree } from '../../helpers/operations.js'
 
 /** The diff git itself produces for turning `base` into `base + edits` (with `removed` gone). */
 function realDiff(base: Tree, edits: Tree, removed: string[] = [], renames: Array<[string, string]> = []): string {
@@ -95,11 +95,13 @@ describe('diff', () => {
     assert.deepEqual(afterText(await plan(root, [{ op: 'diff', diff }])), { 'h.txt': 'x\nz\n' })
   })
 
-  it('rejects context that does not match, with git\'s message as detail', async () => {
+  it('rejects context that does not match, with git\'s message, the hunk as detail and the actual lines', async () => {
     const diff = realDiff({ 'f.txt': 'a\nb\nc\n' }, { 'f.txt': 'a\nB\nc\n' })
     const root = makeRepo({ 'f.txt': 'a\nchanged\nc\n' })
     const err = await expectReject(root, [{ op: 'diff', diff }], 'CONTEXT_NOT_FOUND')
-    assert.match(err.detail ?? '', /patch (failed|does not apply)/)
+    assert.match(err.message, /\(git: patch failed: f\.txt:1\)$/)
+    assert.equal(err.detail, '@@ -1,3 +1,3 @@\n a\n-b\n+B\n c')
+    assert.deepEqual(err.regions?.map((r) => [r.start_line, r.end_line, r.lines]), [[1, 3, ['a', 'changed', 'c']]])
     assert.equal(err.path, 'f.txt')
     assert.equal(err.operation, 0)
   })

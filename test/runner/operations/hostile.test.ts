@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import type { Operation } from '../../../src/schemas/patch.js'
-import { expectReject, makeRepo, plan, tempDir } from './helpers.js'
+import { expectReject, makeRepo, plan, tempDir } from '../../helpers/operations.js'
 
 const symlinkDiff = (p: string, target: string) =>
   [`diff --git a/${p} b/${p}`, 'new file mode 120000', '--- /dev/null', `+++ b/${p}`, '@@ -0,0 +1 @@', `+${target}`, '\\ No newline at end of file', ''].join('\n')

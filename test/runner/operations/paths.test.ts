@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, symlinkSync } from 'node:fs'
+import { mkdirSync, realpathSync, symlinkSync } from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { RejectError } from '../../../src/runner/operations/index.js'
-import { checkRelativePath, checkSymlinkTarget, resolveInside } from '../../../src/runner/paths.js'
-import { makeRepo, tempDir } from './helpers.js'
+import { checkRelativePath, checkSymlinkTarget, resolveInside } from '../../../src/runner/workspace/paths.js'
+import { makeRepo, tempDir } from '../../helpers/operations.js'
 
 describe('checkRelativePath', () => {
   it('accepts ordinary relative paths', () => {
@@ -80,6 +80,36 @@ describe('resolveInside', () => {
     }
     // The link itself may be named (to delete or replace it), just not traversed.
     assert.equal(resolveInside(root, 'out'), path.join(root, 'out'))
+  })
+
+  it('refuses .. segments itself, where walking the ancestors stops early or ends at the root or above it', () => {
+    const root = makeRepo({ 'sub/f.txt': 'f', 'file.txt': 'x' })
+    const real = realpathSync(root)
+    // Each names a place above the root, the root itself or .git. Where the ancestor walk stops at a
+    // missing directory (missing/..) or a regular file (file.txt/..), or climbs back out of a real
+    // one (sub/..), the realpath check sees a directory inside the root: only the ".." check is left.
+    const cases = [
+      'missing/../../x',
+      'sub/../..',
+      'sub/../../x',
+      'sub/..',
+      'missing/..',
+      'missing/deeper/../../../x',
+      'file.txt/../../x',
+      'sub/../sub/../../x',
+      'missing/../.git/config',
+      'sub/../.git/HEAD',
+    ]
+    const letThrough: string[] = []
+    for (const p of cases) {
+      try {
+        const resolved = resolveInside(root, p)
+        letThrough.push(`${p} -> ${path.relative(real, resolved) || '(the root)'}`)
+      } catch (e) {
+        assert.ok(e instanceof RejectError && e.code === 'PATH_OUTSIDE_WORKSPACE', `${p}: ${String(e)}`)
+      }
+    }
+    assert.deepEqual(letThrough, [])
   })
 
   it('refuses what checkRelativePath refuses', () => {

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { before, describe, it } from 'node:test'
 import { planOperations } from '../../../src/runner/operations/index.js'
-import { git, makeRepo, writeChanges, writeTree, type Tree } from './helpers.js'
+import { git, makeRepo, writeChanges, writeTree, type Tree } from '../../helpers/operations.js'
 import { toV4A, type FileEdit } from './v4a-from-files.js'
 
 const handler = (name: string, body: string) => [`export function ${name}(req: Request, res: Response) {`, '  const id = req.params.id', `  ${body}`, '  return res', '}', ''].join('\n')

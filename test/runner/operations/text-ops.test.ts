@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { planOperations } from '../../../src/runner/operations/index.js'
-import { afterText, expectReject, makeRepo, plan } from './helpers.js'
+import { afterText, expectReject, makeRepo, plan } from '../../helpers/operations.js'
 
 describe('write', () => {
   it('creates a file, nested directories included, as a regular non-executable file', async () => {

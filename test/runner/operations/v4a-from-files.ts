@@ -1,6 +1,6 @@
 // Builds V4A apply_patch text from whole-file before/after pairs, the way a model would write
 // it: Add/Delete/Update(+Move to) with a few lines of context around each change, widened only
-// where the context alone would first match somewhere earlier.
+// where the context alone would match more than one place (the service rejects such a chunk).
 
 export interface FileEdit {
   /** Where the file ends up (or the file deleted). */
@@ -56,11 +56,15 @@ function diffLines(a: string[], b: string[]): Op[] {
   return ops
 }
 
-function firstExact(lines: string[], pattern: string[], from: number): number {
+/** Where `pattern` occurs exactly at or after `from`: the only place, or -1 when none or several. */
+function onlyExact(lines: string[], pattern: string[], from: number): number {
+  let found = -1
   for (let i = from; i + pattern.length <= lines.length; i++) {
-    if (pattern.every((p, k) => lines[i + k] === p)) return i
+    if (!pattern.every((p, k) => lines[i + k] === p)) continue
+    if (found !== -1) return -1
+    found = i
   }
-  return -1
+  return found
 }
 
 function updateChunks(before: string, after: string, path: string): string[] {
@@ -91,7 +95,7 @@ function updateChunks(before: string, after: string, path: string): string[] {
       const hunk = ops.slice(lo, hi)
       const old = hunk.filter((o) => o.kind !== '+').map((o) => o.text)
       const intended = hunk.find((o) => o.kind !== '+')?.old ?? a.lines.length
-      const found = old.length === 0 ? intended : firstExact(a.lines, old, prevOldEnd)
+      const found = old.length === 0 ? intended : onlyExact(a.lines, old, prevOldEnd)
       const atLimits = lo === prevEnd && hi === nextStart
       if (found === intended || (atLimits && c + 1 >= clusters.length)) {
         out.push('@@', ...hunk.map((o) => o.kind + o.text))

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { afterText, expectReject, makeRepo, plan } from './helpers.js'
+import { afterText, expectReject, makeRepo, plan } from '../../helpers/operations.js'
 
 const patch = (...body: string[]) => ({ op: 'apply_patch' as const, patch: ['*** Begin Patch', ...body, '*** End Patch'].join('\n') })
 
@@ -71,7 +71,8 @@ describe('V4A apply_patch: locating chunks', () => {
 
   it('searches forward from the previous chunk, so repeated context lands in order', async () => {
     const root = makeRepo({ 'r.txt': LINES })
-    const changes = await plan(root, [patch('*** Update File: r.txt', '@@', ' alpha', '-beta', '+BETA1', '@@', ' alpha', '-beta', '+BETA2')])
+    // The first chunk reaches into the second block to be unique; the second has only one place left.
+    const changes = await plan(root, [patch('*** Update File: r.txt', '@@', ' alpha', '-beta', '+BETA1', ' gamma', ' delta', ' alpha', '@@', '-beta', '+BETA2')])
     assert.deepEqual(afterText(changes), { 'r.txt': LINES.replace('beta', 'BETA1').replace('beta', 'BETA2') })
   })
 

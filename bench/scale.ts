@@ -1,0 +1,90 @@
+// The growth scenario of `npm run bench`: costs as stored work grows, on both stores.
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import type autocannon from 'autocannon'
+import { openPostgresStore } from '../src/store/postgres/index.js'
+import { openSqliteStore } from '../src/store/sqlite/index.js'
+import type { Store } from '../src/store/port.js'
+
+export interface Proc { url: string }
+export interface Harness {
+  seconds: number
+  token: string
+  log: (s: string) => void
+  /** A `serve` process on this data dir; `env` adds to (or replaces) its environment. */
+  serve: (dataDir: string, env?: Record<string, string>) => Promise<Proc>
+  stop: (p: Proc) => Promise<void>
+  /** Accepted webhook requests per second over one load run. */
+  webhookRps: (url: string) => Promise<number>
+  load: (opts: autocannon.Options) => Promise<autocannon.Result>
+}
+
+export const postgresUrl = process.env.DATABASE_URL
+
+/** A schema of its own per run, so the figures start from an empty store. */
+export const benchSchema = () => `bench_${randomBytes(5).toString('hex')}`
+
+/**
+ * Worst latency of /health/live, polled on its own connection while `work` runs: how long the
+ * event loop was blocked (plus one trivial request).
+ */
+async function worstBlock(h: Harness, url: string, work: () => Promise<unknown>): Promise<number> {
+  let worst = 0
+  let polling = true
+  const poll = (async () => {
+    while (polling) {
+      const t = performance.now()
+      await fetch(`${url}/health/live`)
+      worst = Math.max(worst, performance.now() - t)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  })()
+  await work()
+  polling = false
+  await poll
+  return worst
+}
+
+interface Sample { webhook: number; block: number }
+
+async function sample(h: Harness, url: string): Promise<Sample> {
+  const headers = { authorization: `Bearer ${h.token}` }
+  const webhook = await h.webhookRps(url)
+  const block = await worstBlock(h, url, async () => {
+    for (let i = 0; i < 3; i++) {
+      for (const q of ['status=applied&target=default', 'status=queued&target=default', 'target=default', 'status=failed']) await (await fetch(`${url}/patches?${q}&limit=50`, { headers })).text()
+      await (await fetch(`${url}/metrics`, { headers })).text()
+    }
+  })
+  return { webhook, block }
+}
+
+async function openFor(kind: 'sqlite' | 'postgres', dataDir: string, schema: string): Promise<Store> {
+  return kind === 'sqlite'
+    ? openSqliteStore({ file: join(dataDir, 'ghost-runner.db') })
+    : openPostgresStore({ connectionString: postgresUrl!, schema })
+}
+
+/**
+ * The webhook, a filtered list and a /metrics scrape on an empty store, then again once `n`
+ * finished patches are stored (filled in bulk by the store itself, not over HTTP).
+ */
+export async function growth(h: Harness, kind: 'sqlite' | 'postgres', dataDir: string, n: number, payload: string) {
+  const schema = benchSchema()
+  const env: Record<string, string> = kind === 'postgres' ? { DATABASE_URL: postgresUrl!, GHOST_DATABASE_SCHEMA: schema } : {}
+  let svc = await h.serve(dataDir, env)
+  await h.webhookRps(svc.url)
+  const empty = await sample(h, svc.url)
+  await h.stop(svc)
+  const started = performance.now()
+  const store = await openFor(kind, dataDir, schema)
+  await store.fillHistory!({ target: 'default', count: n, status: 'applied', at: Date.now() - 86_400_000, payload })
+  await store.close()
+  h.log(`${kind}: stored ${n} patches in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  svc = await h.serve(dataDir, env)
+  await h.webhookRps(svc.url)
+  const full = await sample(h, svc.url)
+  await h.stop(svc)
+  h.log(`${kind} growth: webhook ${empty.webhook.toFixed(0)} → ${full.webhook.toFixed(0)} req/s; worst loop block ${empty.block.toFixed(0)} → ${full.block.toFixed(0)} ms`)
+  return { ratio: full.webhook / empty.webhook, block: full.block }
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import pg from 'pg'
+import { input } from './inputs.js'
+import { DATABASE_URL, SKIP, admin, freshSchema, openTestStore } from './postgres-fixtures.js'
+import { TcpProxy } from './tcp-proxy.js'
+
+const DEADLINE_MS = 1000
+// Timers fire late on a loaded machine; the bound is the deadline, this only absorbs that.
+const SLACK_MS = 1500
+
+/** How `work` ended, and when: it must settle within `withinMs`, or the test says it hung. */
+async function settle<T>(work: Promise<T>, withinMs: number): Promise<{ ms: number; value?: T; error?: Error & { patchId?: string } }> {
+  const started = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), withinMs)))
+  try {
+    const value = await Promise.race([work, hung])
+    assert.notEqual(value, 'hung', `still pending after ${withinMs} ms: no deadline`)
+    return { ms: Date.now() - started, value: value as T }
+  } catch (error) {
+    if (error instanceof assert.AssertionError) throw error
+    return { ms: Date.now() - started, error: error as Error }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const keyed = (key: string) => ({ ...input('web'), idempotencyKey: key })
+
+describe('postgres store deadline', { skip: SKIP }, () => {
+  let proxy: TcpProxy
+  before(async () => {
+    const { hostname, port } = new URL(DATABASE_URL!)
+    proxy = await TcpProxy.start(hostname, Number(port || 5432))
+  })
+  after(() => proxy?.close())
+
+  it('with the link frozen every operation fails within its deadline, and no enqueue it refused is stored once the link thaws', async () => {
+    const schema = freshSchema()
+    const store = await openTestStore(schema, { connectionString: proxy.url(DATABASE_URL!), poolSize: 3, deadlineMs: DEADLINE_MS })
+    const db = await admin()
+    try {
+      // Every pooled connection open and idle, so the frozen statements are sent, not stuck connecting.
+      for (const r of await Promise.all([0, 1, 2].map((i) => store.enqueue(keyed(`warm-${i}`))))) assert.equal(r.outcome, 'created')
+      await new Promise((r) => setTimeout(r, 300))
+      proxy.freeze()
+      // With a key the enqueue first looks the key up; without one its first statement is the insert.
+      // The pool's three connections go to the three first, whose inserts are sent into the
+      // frozen link; the rest wait for a connection.
+      const first = Array.from({ length: 3 }, () => input('web'))
+      const then = Array.from({ length: 3 }, (_, i) => keyed(`frozen-${i}`))
+      const pending = first.map((i) => settle(store.enqueue(i), DEADLINE_MS + SLACK_MS))
+      await new Promise((r) => setTimeout(r, 50))
+      const results = await Promise.all([
+        ...pending,
+        ...then.map((i) => settle(store.enqueue(i), DEADLINE_MS + SLACK_MS)),
+        settle(store.get('pt_nope'), DEADLINE_MS + SLACK_MS),
+        settle(store.list({ limit: 5 }), DEADLINE_MS + SLACK_MS),
+      ])
+      const refused = [...first, ...then]
+      for (const r of results) {
+        assert.ok(r.error, `answered ${JSON.stringify(r.value)} through a frozen link`)
+        assert.equal(r.error.name, 'StoreDeadlineError', String(r.error))
+        assert.ok(r.ms >= DEADLINE_MS - 50, `failed after ${r.ms} ms, before the deadline`)
+      }
+
+      proxy.thaw()
+      // Whatever the frozen link held reaches the server now; give it time to act on it.
+      for (let i = 0; ; i++) {
+        const r = await settle(store.enqueue(keyed(`after-${i}`)), DEADLINE_MS + SLACK_MS)
+        if (r.value?.outcome === 'created') break
+        assert.ok(i < 20, `no recovery: ${r.error}`)
+      }
+      await new Promise((r) => setTimeout(r, 1000))
+      const stored = await db.query(`SELECT id FROM ${pg.escapeIdentifier(schema)}.patches WHERE id = ANY($1)`, [refused.map((i) => i.id)])
+      assert.deepEqual(stored.rows, [], 'a patch the caller was told failed was stored later')
+    } finally {
+      proxy.thaw()
+      await store.close()
+    }
+  })
+
+  it('an enqueue whose commit was sent but never confirmed fails naming the patch, and a retry with the same key returns it', async () => {
+    const schema = freshSchema()
+    const store = await openTestStore(schema, { connectionString: proxy.url(DATABASE_URL!), poolSize: 3, deadlineMs: DEADLINE_MS })
+    try {
+      assert.equal((await store.enqueue(keyed('warm'))).outcome, 'created')
+      proxy.holdRepliesAfter('COMMIT')
+      const sent = keyed('uncertain')
+      const r = await settle(store.enqueue(sent), DEADLINE_MS + SLACK_MS)
+      assert.ok(proxy.holding, 'the commit went through the proxy')
+      assert.ok(r.error, `answered ${JSON.stringify(r.value)}`)
+      assert.equal(r.error.name, 'EnqueueUncertainError', String(r.error))
+      assert.equal(r.error.patchId, sent.id)
+      proxy.thaw()
+
+      // The commit had reached the server: the retry the caller is told to make finds the patch.
+      const again = await store.enqueue({ ...keyed('uncertain'), id: 'pt_retry' })
+      assert.equal(again.outcome, 'duplicate')
+      assert.equal(again.record.id, sent.id)
+    } finally {
+      proxy.thaw()
+      await store.close()
+    }
+  })
+})

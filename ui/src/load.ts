@@ -1,0 +1,54 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
+
+export interface Loaded<T> {
+  data: T | null
+  error: unknown
+  loading: boolean
+  /** Loads again; the previous data stays on screen meanwhile. */
+  reload: () => void
+  /** Replaces the data in place (a change from the stream). */
+  update: (fn: (current: T) => T) => void
+}
+
+/**
+ * Loads `fetcher` when `key` changes; a later load supersedes an earlier one still in flight (its
+ * request is aborted), so a slow answer never overwrites a newer one.
+ */
+export function useLoad<T>(key: string, fetcher: (signal: AbortSignal) => Promise<T>): Loaded<T> {
+  const [state, setState] = useState<{ key: string; data: T | null; error: unknown; loading: boolean }>({ key, data: null, error: null, loading: true })
+  const current = useRef<AbortController | null>(null)
+  const fetcherRef = useRef(fetcher)
+  fetcherRef.current = fetcher
+
+  const load = useCallback((forKey: string) => {
+    current.current?.abort()
+    const abort = (current.current = new AbortController())
+    setState((s) => ({ key: forKey, data: s.key === forKey ? s.data : null, error: null, loading: true }))
+    fetcherRef.current(abort.signal).then(
+      (data) => !abort.signal.aborted && setState({ key: forKey, data, error: null, loading: false }),
+      (error: unknown) => !abort.signal.aborted && setState((s) => ({ key: forKey, data: s.key === forKey ? s.data : null, error, loading: false })),
+    )
+  }, [])
+
+  useEffect(() => {
+    load(key)
+    return () => current.current?.abort()
+  }, [key, load])
+
+  const reload = useCallback(() => load(key), [key, load])
+  const update = useCallback((fn: (current: T) => T) => setState((s) => (s.data === null ? s : { ...s, data: fn(s.data) })), [])
+  return { data: state.key === key ? state.data : null, error: state.key === key ? state.error : null, loading: state.loading || state.key !== key, reload, update }
+}
+
+/** Calls `fn` at most once per `ms`, on the trailing edge. */
+export function throttle(fn: () => void, ms: number): (() => void) & { cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const call = () => {
+    if (timer !== undefined) return
+    timer = setTimeout(() => {
+      timer = undefined
+      fn()
+    }, ms)
+  }
+  return Object.assign(call, { cancel: () => clearTimeout(timer) })
+}
