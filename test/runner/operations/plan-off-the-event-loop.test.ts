@@ -17,9 +17,10 @@ interface Answer {
 
 describe('planning runs off the HTTP event loop', () => {
   it('199 catastrophic regexes: /health/ready answers 200 all through the planning, which stops at its budget with PLAN_TIMEOUT', async () => {
-    // Each operation backtracks for tens of milliseconds and then matches the `!`: no single
-    // regex reaches its own 500 ms limit, the patch as a whole runs for seconds.
-    const root = makeWorkspace({ 'slow.txt': `${'a'.repeat(18)}!\n` })
+    // Each operation backtracks for 40–100 ms (22 `a`s, Node 24 to Node 20) and then matches the
+    // `!`: no single regex reaches its own 500 ms limit, the 199 of them run for 8 s or more,
+    // well past the budget. With 18 `a`s a fast machine ran them all inside it.
+    const root = makeWorkspace({ 'slow.txt': `${'a'.repeat(22)}!\n` })
     const config = defineConfig({
       dataDir: tempDir('gr-data-'),
       port: 0,

@@ -89,7 +89,7 @@ describe('size limits, checked while planning', () => {
 
 describe('planInWorker', () => {
   it('stops a patch past its budget with PLAN_TIMEOUT, and plans the next one as before', async () => {
-    const slowRoot = makeRepo({ 'slow.txt': `${'a'.repeat(18)}!\n`, 'x.txt': 'x\n' })
+    const slowRoot = makeRepo({ 'slow.txt': `${'a'.repeat(22)}!\n`, 'x.txt': 'x\n' })
     await planInWorker(slowRoot, [{ op: 'write', path: 'w.txt', contents: 'w' }])
     const before = plannerDirs()
     const slow: Operation = { op: 'replace', path: 'slow.txt', find: '(a+)+b|!', replace: '!', regex: true }
@@ -115,7 +115,7 @@ describe('planInWorker', () => {
   })
 
   it('a planner killed in the middle of a patch rejects it PLAN_CRASHED; the next patch gets a new one', async () => {
-    const root = makeRepo({ 'slow.txt': `${'a'.repeat(18)}!\n` })
+    const root = makeRepo({ 'slow.txt': `${'a'.repeat(22)}!\n` })
     const write: Operation = { op: 'write', path: 'w.txt', contents: 'w\n' }
     await planInWorker(root, [write])
     const before = new Map(myPlanners().map((pid) => [pid, cpuTicks(pid)]))
