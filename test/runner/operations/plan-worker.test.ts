@@ -97,7 +97,13 @@ describe('planInWorker', () => {
     const diff: Operation = { op: 'diff', diff: 'diff --git a/x.txt b/x.txt\n--- a/x.txt\n+++ b/x.txt\n@@ -1 +1 @@\n-x\n+y\n' }
     const err = await expectRejectInWorker(slowRoot, [diff, ...Array.from({ length: 199 }, () => slow)], 'PLAN_TIMEOUT', { budgetMs: 300 })
     assert.match(err.message, /budget of 300 ms/)
-    const killed = [...before].filter(([pid]) => !plannerDirs().has(pid))
+    // SIGKILL is sent before the rejection; the process takes a moment to be gone from /proc.
+    const gone = () => [...before].filter(([pid]) => !plannerDirs().has(pid))
+    let killed = gone()
+    for (let i = 0; i < 100 && killed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      killed = gone()
+    }
     assert.equal(killed.length, 1, 'the planner that ran past its budget was stopped')
     for (let i = 0; i < 100 && existsSync(killed[0]![1]); i++) await new Promise((r) => setTimeout(r, 50))
     assert.equal(existsSync(killed[0]![1]), false, "the stopped planner's scratch directory was left behind")
