@@ -147,6 +147,14 @@ export function storeConformance(name: string, make: () => Promise<Store>, opts:
         assert.equal(got?.client_id, null)
       })
 
+      it('the created record is what get reads, for text holding a NUL too', async () => {
+        const store = await fresh()
+        const patch = { ...richPatch('web'), client_id: 'client\u0000id', description: 'one\u0000two' }
+        const rec = await created(store, input('web', { patch, submittedBy: 'agent' }))
+        assert.deepEqual(await store.get(rec.id), rec)
+        assert.deepEqual((await store.get(rec.id))?.patch, patch)
+      })
+
       it('get of an unknown id is null', async () => {
         const store = await fresh()
         assert.equal(await store.get('p_missing'), null)

@@ -2,7 +2,7 @@ import type { NotificationDelivery } from '../../schemas/notification.js'
 import type { NormalizedPatch } from '../../schemas/patch.js'
 import type { PatchError, PatchEvent, PatchRecord, PatchResult, PatchSummary } from '../../schemas/record.js'
 import type { DeliveryJob } from '../port/outbox.js'
-import type { TargetCounts } from '../port/queue.js'
+import type { EnqueueInput, TargetCounts } from '../port/queue.js'
 import type { RunnerInfo } from '../port/registry.js'
 
 // The mapping from stored rows to records, written once for both stores. Their rows differ in
@@ -133,4 +133,35 @@ export function rowMappers<Time, Json>(read: ColumnReader<Time, Json>) {
   }
 
   return { ...patchMappers(read), toRunner, toCounts, ...outboxMappers(read) }
+}
+
+/**
+ * The record an enqueue just stored, built from what it wrote instead of read back: this is the
+ * webhook's hottest path, and reading the patch back would parse its JSON again. `text` is what
+ * the store makes of a text column (PostgreSQL's holds no NUL); the conformance suite checks
+ * that get() reads the same record.
+ */
+export function queuedRecord(input: EnqueueInput, at: number, text: (value: string) => string = (value) => value): PatchRecord {
+  const { patch } = input
+  const time = new Date(at).toISOString()
+  const by = input.submittedBy == null ? null : text(input.submittedBy)
+  return {
+    id: input.id,
+    client_id: patch.client_id === null ? null : text(patch.client_id),
+    target: text(patch.target),
+    format: patch.format,
+    status: 'queued',
+    description: text(patch.description),
+    attempts: 0,
+    created_at: time,
+    updated_at: time,
+    started_at: null,
+    finished_at: null,
+    error: null,
+    submitted_by: by,
+    cancelled_by: null,
+    patch,
+    result: null,
+    events: [{ at: time, status: 'queued', reason: 'enqueued', detail: by }],
+  }
 }

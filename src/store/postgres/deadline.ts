@@ -7,8 +7,11 @@ export interface Deadlined {
   signal: AbortSignal
   /** Client-side limit of each query, so a frozen link gives its pooled connection back. */
   queryTimeoutMs: number
-  /** Set once the outcome can no longer be undone: the deadline then reports this error. */
-  uncertain: Error | null
+  /**
+   * Set once the outcome can no longer be undone: the deadline then reports the error it makes.
+   * A function, so the commits that end in time (nearly all) build no error and no stack trace.
+   */
+  uncertain: (() => Error) | null
 }
 
 /**
@@ -46,7 +49,7 @@ export class Operations {
     let timer: NodeJS.Timeout | undefined
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const error = deadline.uncertain ?? new StoreDeadlineError(this.deadlineMs)
+        const error = deadline.uncertain?.() ?? new StoreDeadlineError(this.deadlineMs)
         controller.abort(error)
         reject(error)
       }, this.deadlineMs)

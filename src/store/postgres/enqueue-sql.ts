@@ -62,10 +62,7 @@ export function enqueueSql(s: string): EnqueueSql {
         SELECT id, created_at, 'queued', 'enqueued', submitted_by FROM ins ORDER BY seq
         RETURNING patch_id, at, status, reason, detail
       ),${outboxCte(s, 'ev', '$12', '$13')}
-      SELECT ins.id, ins.seq, ins.client_id, ins.target, ins.format, ins.status, ins.description, ins.attempts, ins.error,
-        ins.submitted_by, ins.cancelled_by, ins.created_at, ins.updated_at, ins.started_at, ins.finished_at, ins.patch, ins.result,
-        json_build_array(json_build_object('at', (extract(epoch FROM ins.created_at) * 1000)::bigint,
-          'status', 'queued', 'reason', 'enqueued', 'detail', ins.submitted_by)) AS events
+      SELECT ins.id, ins.created_at
       FROM ins`),
   }
 }

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { Subscriptions } from '../adapter/outbox.js'
+import { queuedRecord } from '../adapter/rows.js'
 import { EnqueueUncertainError } from '../errors.js'
 import type { EnqueueInput, EnqueueResult } from '../port/queue.js'
 import type { Deadlined } from './deadline.js'
@@ -18,6 +19,8 @@ export interface Waiter {
 }
 
 type KeyedRow = PatchRow & { idempotency_key: string; body_hash: string }
+/** What the insert returns of each row it stored: the rest of the record is the input. */
+type CreatedRow = { id: string; created_at: Date }
 
 const answer = (row: KeyedRow, input: EnqueueInput): EnqueueResult => ({
   outcome: row.body_hash === input.bodyHash ? 'duplicate' : 'conflict',
@@ -96,19 +99,19 @@ export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, batch: 
   try {
     await client.query(timed({ text: 'BEGIN' }, ms))
     const numbers = await reserve(client, sql, fresh, ms)
-    const rows = (await client.query<PatchRow>(timed({ ...sql.insert, values: insertValues(fresh, numbers, subs) }, ms))).rows
+    const rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(fresh, numbers, subs) }, ms))).rows
     if (fresh.some((w) => w.op.signal.aborted)) {
       await client.query(timed({ text: 'ROLLBACK' }, ms))
       return fresh.filter((w) => !w.op.signal.aborted)
     }
     committing = true
-    for (const w of fresh) w.op.uncertain = new EnqueueUncertainError(w.input.id)
+    for (const w of fresh) w.op.uncertain = () => new EnqueueUncertainError(w.input.id)
     await client.query(timed({ text: 'COMMIT' }, ms))
     for (const w of fresh) w.op.uncertain = null
     const created = new Map(rows.map((r) => [r.id, r]))
     const raced = fresh.filter((w) => {
       const row = created.get(pgText(w.input.id))
-      if (row) w.resolve({ outcome: 'created', record: toRecord(row) })
+      if (row) w.resolve({ outcome: 'created', record: queuedRecord(w.input, row.created_at.getTime(), pgText) })
       return !row
     })
     // Keys committed by a concurrent enqueue between the look-up and the insert.

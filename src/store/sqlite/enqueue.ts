@@ -5,7 +5,8 @@ import type { Counters } from './counters.js'
 import type { Events } from './events.js'
 import type { Get } from './get.js'
 import type { ItemOutcome } from './group-commit.js'
-import { toRecord, type PatchRow } from './rows.js'
+import { queuedRecord } from '../adapter/rows.js'
+import type { PatchRow } from './rows.js'
 
 interface InsertPatch {
   id: string
@@ -80,9 +81,7 @@ export function prepareEnqueue(db: Database.Database, { counters, events, get, l
     insert.run({ ...row, now })
     const event = { patch_id: input.id, at: now, status: 'queued', reason: 'enqueued', detail: row.submitted_by } as const
     events.record(event)
-    // The record is what was just written, not read back: this is the webhook's hottest path,
-    // and the conformance suite checks that get() reads the same.
-    return { outcome: 'created', record: toRecord(row, [event]) }
+    return { outcome: 'created', record: queuedRecord(input, now) }
   }
 
   const one = db.transaction(enqueueOne)
