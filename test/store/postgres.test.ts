@@ -26,6 +26,7 @@ describe('postgres store', { skip: SKIP }, () => {
         { version: 3, name: 'credential names on patches' },
         { version: 4, name: 'status totals and list indexes' },
         { version: 5, name: 'retention' },
+        { version: 6, name: 'filtered lists order by their own indexes' },
       ])
       assert.deepEqual((await db.query(`SELECT lane_seq FROM ${s}.patches ORDER BY lane_seq`)).rows.map((r: { lane_seq: string }) => Number(r.lane_seq)), [1, 2])
       await assert.rejects(db.query(`UPDATE ${s}.patches SET status = 'running'`), { code: '23505', constraint: 'patches_one_running' })
@@ -50,6 +51,7 @@ describe('postgres store', { skip: SKIP }, () => {
       { schema, version: 3, migration: 'credential names on patches' },
       { schema, version: 4, migration: 'status totals and list indexes' },
       { schema, version: 5, migration: 'retention' },
+      { schema, version: 6, migration: 'filtered lists order by their own indexes' },
     ])
     const rec2 = recorder()
     const reopened = await openTestStore(schema, { logger: rec2.logger })

@@ -1,4 +1,5 @@
 import { inSchema, S, type Migration } from './migration.js'
+import { LIST_ORDER_MIGRATION } from './list.js'
 import { RETENTION_MIGRATION } from './retention.js'
 import { TOTALS_MIGRATION } from './totals.js'
 
@@ -145,6 +146,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   TOTALS_MIGRATION,
   RETENTION_MIGRATION,
+  LIST_ORDER_MIGRATION,
 ]
 
 export const LATEST_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version))

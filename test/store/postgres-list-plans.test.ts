@@ -1,0 +1,58 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type pg from 'pg'
+import { qualifier } from '../../src/store/postgres/identifiers.js'
+import { listSql } from '../../src/store/postgres/list.js'
+import { admin, freshSchema, openTestStore, SKIP } from './postgres-fixtures.js'
+
+const LIMIT = 50
+
+interface PlanNode {
+  'Node Type': string
+  'Index Name'?: string
+  'Rows Removed by Filter'?: number
+  Plans?: PlanNode[]
+}
+
+const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)]
+
+/** The nodes of the plan a list query runs with, executed (EXPLAIN ANALYZE). */
+async function plan(db: pg.Client, query: ReturnType<typeof listSql>): Promise<PlanNode[]> {
+  const res = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${query.text}`, query.values)
+  return nodes(res.rows[0]!['QUERY PLAN'][0].Plan)
+}
+
+describe('postgres list plans', { skip: SKIP }, () => {
+  it('a page of a value that is most of the history, but none of the newest patches, reads its own index, not every newer patch', async () => {
+    const schema = freshSchema()
+    const store = await openTestStore(schema)
+    const db = await admin()
+    try {
+      // 'web' is most of the history; the newest 6,000 patches are all 'api'. With a seq-ordered
+      // plan a page of 'web' would filter its way through every one of them.
+      const at = Date.now() - 86_400_000
+      await store.fillHistory!({ target: 'web', count: 20_000, status: 'applied', at, payload: '{}' })
+      await store.fillHistory!({ target: 'api', count: 6_000, status: 'applied', at, payload: '{}' })
+      await db.query(`ANALYZE ${qualifier(schema)}.patches`)
+      const s = qualifier(schema)
+      const newestWeb = Number((await db.query<{ seq: string }>(`SELECT max(seq) AS seq FROM ${s}.patches WHERE target = 'web'`)).rows[0]!.seq)
+      for (const query of [
+        { target: 'web' },
+        { target: 'web', status: 'applied' as const },
+        { targets: ['web', 'nowhere'] },
+        { target: 'web', status: 'applied' as const, before: newestWeb - 100 },
+      ]) {
+        const steps = await plan(db, listSql(s, { ...query, limit: LIMIT }))
+        const removed = steps.reduce((n, step) => n + (step['Rows Removed by Filter'] ?? 0), 0)
+        assert.ok(removed <= LIMIT, `${JSON.stringify(query)}: the page filtered out ${removed} rows (${steps.map((x) => x['Index Name'] ?? x['Node Type']).join(' > ')})`)
+        assert.ok(!steps.some((x) => x['Node Type'] === 'Sort' || x['Node Type'] === 'Seq Scan') || 'targets' in query, `${JSON.stringify(query)}: sorted or scanned the table`)
+        const page = await store.list({ ...('targets' in query ? { targets: query.targets } : query), limit: LIMIT } as Parameters<typeof store.list>[0])
+        assert.equal(page.items.length, LIMIT)
+        assert.ok(page.items.every((p) => p.target === 'web'))
+      }
+    } finally {
+      await db.end()
+      await store.close()
+    }
+  })
+})
