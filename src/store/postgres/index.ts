@@ -35,8 +35,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number
   /**
    * Server-side limit on one statement, sent as a startup parameter (default 30000 ms) with
-   * idle_in_transaction_session_timeout. null sends neither and keeps the server's settings;
-   * needed behind poolers that refuse startup parameters.
+   * idle_in_transaction_session_timeout and plan_cache_mode (pool.ts). null sends none of them
+   * and keeps the server's settings; needed behind poolers that refuse startup parameters.
    */
   statementTimeoutMs?: number | null
   /** Most enqueues committed in one transaction (default 128). */

@@ -4,6 +4,7 @@ import type pg from 'pg'
 import { qualifier } from '../../src/store/postgres/identifiers.js'
 import { listSql } from '../../src/store/postgres/list.js'
 import { admin, freshSchema, openTestStore, SKIP } from './postgres-fixtures.js'
+import { input } from './inputs.js'
 
 const LIMIT = 50
 
@@ -22,7 +23,50 @@ async function plan(db: pg.Client, query: ReturnType<typeof listSql>): Promise<P
   return nodes(res.rows[0]!['QUERY PLAN'][0].Plan)
 }
 
-describe('postgres list plans', { skip: SKIP }, () => {
+/** Rows read by sequential scans of the schema's patches table, once the server has counted them. */
+async function seqRowsRead(db: pg.Client, schema: string): Promise<number> {
+  const read = async () => {
+    await db.query('SELECT pg_stat_clear_snapshot()')
+    const res = await db.query<{ n: string | null }>(`SELECT seq_tup_read AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'patches'`, [schema])
+    return Number(res.rows[0]?.n ?? 0)
+  }
+  // A backend reports its counts when it goes idle, at most once a second.
+  let last = await read()
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 200))
+    const now = await read()
+    if (now === last && i >= 6) return now
+    last = now
+  }
+  return last
+}
+
+describe('postgres plans', { skip: SKIP }, () => {
+  it('statements keep no plan made for an empty store: keyed enqueues at 20,000 patches scan no table', async () => {
+    const schema = freshSchema()
+    const store = await openTestStore(schema)
+    const db = await admin()
+    try {
+      // Batches of keyed enqueues while the table is a few pages: past five executions on a
+      // connection the server may keep a generic plan, and for such a table that is a scan of it.
+      const batches = async (name: string) => {
+        for (let b = 0; b < 12; b++) {
+          const done = await Promise.all(Array.from({ length: 20 }, (_, i) => store.enqueue(input('web', { idempotencyKey: `${name}-${b}-${i}` }))))
+          assert.ok(done.every((r) => r.outcome === 'created'))
+        }
+      }
+      await batches('early')
+      await store.fillHistory!({ target: 'web', count: 20_000, status: 'applied', at: Date.now() - 86_400_000, payload: '{}' })
+      const before = await seqRowsRead(db, schema)
+      await batches('late')
+      const read = (await seqRowsRead(db, schema)) - before
+      assert.ok(read < 1_000, `240 enqueues read ${read} rows of the patches table by sequential scans`)
+    } finally {
+      await db.end()
+      await store.close()
+    }
+  })
+
   it('a page of a value that is most of the history, but none of the newest patches, reads its own index, not every newer patch', async () => {
     const schema = freshSchema()
     const store = await openTestStore(schema)
