@@ -27,7 +27,15 @@ describe('postgres store', { skip: SKIP }, () => {
         { version: 4, name: 'status totals and list indexes' },
         { version: 5, name: 'retention' },
         { version: 6, name: 'filtered lists order by their own indexes' },
+        { version: 7, name: 'lz4 for patch payloads' },
       ])
+      // Payloads are compressed with lz4 where the server has it (a temporary table tells).
+      const lz4 = await db.query('CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4)').then(() => true, () => false)
+      const methods = await db.query(
+        `SELECT attname, attcompression FROM pg_attribute WHERE attrelid = $1::regclass AND attname IN ('patch', 'result') ORDER BY attname`,
+        [`${s}.patches`],
+      )
+      assert.deepEqual(methods.rows, [{ attname: 'patch', attcompression: lz4 ? 'l' : '' }, { attname: 'result', attcompression: lz4 ? 'l' : '' }])
       assert.deepEqual((await db.query(`SELECT lane_seq FROM ${s}.patches ORDER BY lane_seq`)).rows.map((r: { lane_seq: string }) => Number(r.lane_seq)), [1, 2])
       await assert.rejects(db.query(`UPDATE ${s}.patches SET status = 'running'`), { code: '23505', constraint: 'patches_one_running' })
       const tables = await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])
@@ -52,6 +60,7 @@ describe('postgres store', { skip: SKIP }, () => {
       { schema, version: 4, migration: 'status totals and list indexes' },
       { schema, version: 5, migration: 'retention' },
       { schema, version: 6, migration: 'filtered lists order by their own indexes' },
+      { schema, version: 7, migration: 'lz4 for patch payloads' },
     ])
     const rec2 = recorder()
     const reopened = await openTestStore(schema, { logger: rec2.logger })

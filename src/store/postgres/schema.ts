@@ -124,6 +124,20 @@ const CREDENTIAL_NAMES = `
       CREATE INDEX patches_by_submitter ON ${S}.patches (submitted_by, seq);
     `
 
+const LZ4_PAYLOADS = `
+      -- A patch's JSON (a few KB) is compressed as it is stored; the default method, pglz, was a
+      -- tenth of the server's time under webhook load. lz4 does it several times faster. Rows
+      -- stored before keep pglz, and both read back the same. A server built without lz4 (or
+      -- older than PostgreSQL 14) keeps pglz.
+      DO $$
+      BEGIN
+        EXECUTE 'ALTER TABLE ${S}.patches ALTER COLUMN patch SET COMPRESSION lz4, ALTER COLUMN result SET COMPRESSION lz4';
+      EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+        NULL;
+      END
+      $$;
+    `
+
 /**
  * Versioned schema, written for a qualified schema name (`s`, or S in constant text). A migration is never edited once
  * released: append a new one instead, because deployed databases record which versions ran.
@@ -147,6 +161,11 @@ export const MIGRATIONS: readonly Migration[] = [
   TOTALS_MIGRATION,
   RETENTION_MIGRATION,
   LIST_ORDER_MIGRATION,
+  {
+    version: 7,
+    name: 'lz4 for patch payloads',
+    sql: inSchema(LZ4_PAYLOADS),
+  },
 ]
 
 export const LATEST_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version))
