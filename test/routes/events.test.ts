@@ -6,7 +6,7 @@ import { openStore } from '../../src/store/open.js'
 import type { Store } from '../../src/store/port.js'
 import eventRoutes from '../../src/routes/events.js'
 import type { PatchStreamEvent } from '../../src/schemas/patch-stream.js'
-import { parseSse, readUntil } from '../helpers/sse.js'
+import { parseSse, readUntil, SseReader, type SseMessage } from '../helpers/sse.js'
 import { auth, signedHeaders, testApp, testConfig } from '../helpers/app.js'
 import { SKIP, freshSchema, openTestStore } from '../store/postgres-fixtures.js'
 import { bearer, patchFor, scopedOverrides, TOKENS } from '../helpers/credentials.js'
@@ -30,6 +30,8 @@ async function claim(store: Store) {
 }
 
 const events = (text: string) => parseSse(text).messages.map((m) => ({ ...m, json: JSON.parse(m.data) as PatchStreamEvent }))
+/** Whether a stream's messages include the patch reaching `status`. */
+const reached = (status: string) => (messages: SseMessage[]) => messages.some((m) => (JSON.parse(m.data) as PatchStreamEvent).status === status)
 
 async function listening(app: App): Promise<string> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -149,26 +151,15 @@ describe('GET /patches/{id}/events', () => {
     const res = await fetch(`${url}/patches/${id}/events`, { headers: auth })
     assert.equal(res.status, 200)
 
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let text = ''
-    const until = async (status: string) => {
-      while (!events(text).some((e) => e.json.status === status)) {
-        const next = await reader.read()
-        assert.ok(!next.done, `stream ended before ${status}: ${text}`)
-        text += next.value
-      }
-    }
+    const stream = new SseReader(res)
+    const until = (status: string) => stream.until(status, reached(status))
     await until('queued')
     const { token } = await claim(runner)
     await until('running')
     assert.ok(await runner.fail(id, token, 'failed', { code: 'CHECK_FAILED', message: 'check test failed' }, null))
     await until('failed')
-    for (;;) {
-      const next = await reader.read()
-      if (next.done) break
-      text += next.value
-    }
-    assert.deepEqual(events(text).map((e) => e.json.status), ['queued', 'running', 'failed'])
+    await stream.until('the end of the stream', () => stream.ended)
+    assert.deepEqual(events(stream.text).map((e) => e.json.status), ['queued', 'running', 'failed'])
   })
 
   it('sends heartbeat comments while nothing changes', async () => {
@@ -204,15 +195,8 @@ describe('GET /patches/{id}/events', () => {
       const streams = await Promise.all(Array.from({ length: 5 }, async () => {
         const ac = new AbortController()
         const res = await fetch(`${url}/patches/${id}/events`, { headers: auth, signal: ac.signal })
-        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-        let text = ''
-        const until = async (status: string) => {
-          while (!events(text).some((e) => e.json.status === status)) {
-            const next = await reader.read()
-            assert.ok(!next.done, `stream ended before ${status}: ${text}`)
-            text += next.value
-          }
-        }
+        const stream = new SseReader(res)
+        const until = (status: string) => stream.until(status, reached(status))
         await until('queued')
         return { ac, until }
       }))
