@@ -32,10 +32,12 @@ describe('postgres group commit', { skip: SKIP }, () => {
       const db = await admin()
       const s = pg.escapeIdentifier(schema)
       for (const target of ['a', 'b', 'c']) {
-        const rows = (await db.query<{ lane_seq: number; seq: number }>(`SELECT lane_seq::int, seq::int FROM ${s}.patches WHERE target = $1 ORDER BY lane_seq`, [target])).rows
+        const rows = (await db.query<{ id: string; lane_seq: number; seq: number }>(`SELECT id, lane_seq::int, seq::int FROM ${s}.patches WHERE target = $1 ORDER BY lane_seq`, [target])).rows
         assert.equal(rows.length, 50)
         const seqs = rows.map((r) => r.seq)
         assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `${target}: seq follows lane_seq`)
+        // Lane numbers follow acceptance order, within a batch as across batches.
+        assert.deepEqual(rows.map((r) => r.id), inputs.filter((i) => i.patch.target === target).map((i) => i.id), `${target}: lane order is acceptance order`)
       }
       const deliveries = await db.query(`SELECT count(*)::int AS n FROM ${s}.deliveries`)
       assert.equal(deliveries.rows[0].n, 150)

@@ -40,31 +40,11 @@ async function answerRepeats(client: pg.PoolClient, sql: EnqueueSql, batch: Wait
   })
 }
 
-/** Lane numbers and seqs for the batch, in its order: within a lane both follow acceptance order. */
-async function reserve(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], ms: number): Promise<{ laneSeq: number[]; seq: number[] }> {
-  const perTarget = new Map<string, number>()
-  for (const w of batch) perTarget.set(pgText(w.input.patch.target), (perTarget.get(pgText(w.input.patch.target)) ?? 0) + 1)
-  const targets = [...perTarget.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-  const values = [targets, targets.map((t) => perTarget.get(t)), batch.length]
-  const row = (await client.query<{ ends: Record<string, number>; seqs: string[] }>(timed({ ...sql.reserve, values }, ms))).rows[0]
-  if (!row) throw new Error('lane reservation returned no row')
-  const next = new Map(targets.map((t) => [t, row.ends[t]! - perTarget.get(t)! + 1]))
-  const laneSeq = batch.map((w) => {
-    const target = pgText(w.input.patch.target)
-    const n = next.get(target)!
-    next.set(target, n + 1)
-    return n
-  })
-  return { laneSeq, seq: row.seqs.map(Number).sort((a, b) => a - b) }
-}
-
-function insertValues(batch: Waiter[], numbers: { laneSeq: number[]; seq: number[] }, subs: Subscriptions): unknown[] {
+function insertValues(batch: Waiter[], subs: Subscriptions): unknown[] {
   const col = <T>(f: (i: EnqueueInput) => T) => batch.map((w) => f(w.input))
   return [
     col((i) => pgText(i.id)),
-    numbers.seq,
     col((i) => pgText(i.patch.target)),
-    numbers.laneSeq,
     col((i) => pgText(i.patch.client_id)),
     col((i) => i.patch.format),
     col((i) => pgText(i.patch.description)),
@@ -78,19 +58,19 @@ function insertValues(batch: Waiter[], numbers: { laneSeq: number[]; seq: number
 }
 
 /**
- * The batch's two statements (reserve, insert) read no table they could scan: every row they touch
- * is found through a conflict target or a primary key. Their generic plans are kept, so they are
- * not planned again for every batch, as every other statement is (plan_cache_mode, pool.ts):
- * planning them was a fifth of the server's time under webhook load, and keeping the plans
- * raised the PostgreSQL webhook rate by about 12%.
+ * The batch's insert reaches rows only through conflict targets and primary keys (enqueue-sql.ts),
+ * so its generic plan is kept instead of planning it for every batch, as every other statement
+ * is (plan_cache_mode, pool.ts): planning was a fifth of the server's time under webhook load.
  */
 const BEGIN = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan'
 
 /**
  * Stores a batch of enqueues in one transaction on `client` and answers each waiter; returns the
- * waiters to try again in a new batch. Durable when a waiter is answered: the insert commits with
- * synchronous_commit as the server has it (on by default). Repeats of a stored key are answered
- * from the stored row first, outside the transaction, so client retries take no lane lock.
+ * waiters to try again in a new batch. Three round trips: BEGIN, the insert (which also takes the
+ * lane numbers), COMMIT; so the lane lock is held for one round trip and the commit. Durable when
+ * a waiter is answered: the insert commits with synchronous_commit as the server has it (on by
+ * default). A repeat of a stored key inserts nothing and is answered from the stored row after
+ * the commit (a fourth round trip, only when the batch held one).
  *
  * COMMIT is sent only while every waiter of the transaction still waits: if any deadline passed
  * (that caller was answered 503), the transaction is rolled back and the others are returned, so
@@ -102,41 +82,38 @@ const BEGIN = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan'
  */
 export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], subs: Subscriptions): Promise<Waiter[]> {
   const ms = batch[0]!.op.queryTimeoutMs
-  const fresh = await answerRepeats(client, sql, batch, ms)
-  if (fresh.length === 0) return []
   let committing = false
   try {
     await client.query(timed({ text: BEGIN }, ms))
-    const numbers = await reserve(client, sql, fresh, ms)
-    const rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(fresh, numbers, subs) }, ms))).rows
-    if (fresh.some((w) => w.op.signal.aborted)) {
+    const rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(batch, subs) }, ms))).rows
+    if (batch.some((w) => w.op.signal.aborted)) {
       await client.query(timed({ text: 'ROLLBACK' }, ms))
-      return fresh.filter((w) => !w.op.signal.aborted)
+      return batch.filter((w) => !w.op.signal.aborted)
     }
     committing = true
-    for (const w of fresh) w.op.uncertain = () => new EnqueueUncertainError(w.input.id)
+    for (const w of batch) w.op.uncertain = () => new EnqueueUncertainError(w.input.id)
     await client.query(timed({ text: 'COMMIT' }, ms))
-    for (const w of fresh) w.op.uncertain = null
+    for (const w of batch) w.op.uncertain = null
     const created = new Map(rows.map((r) => [r.id, r]))
-    const raced = fresh.filter((w) => {
+    const repeats = batch.filter((w) => {
       const row = created.get(pgText(w.input.id))
       if (row) w.resolve({ outcome: 'created', record: queuedRecord(w.input, row.created_at.getTime(), pgText) })
       return !row
     })
-    // Keys committed by a concurrent enqueue between the look-up and the insert.
-    const missing = await answerRepeats(client, sql, raced, ms)
+    // Keys stored before, or committed by a concurrent enqueue during the insert.
+    const missing = await answerRepeats(client, sql, repeats, ms)
     for (const w of missing) w.reject(new Error(`idempotency key ${JSON.stringify(w.input.idempotencyKey)} conflicted but is not stored`))
     return []
   } catch (error) {
     // The server answering COMMIT with an error is a certain failure; anything else after
     // sending it (a lost or frozen connection) is not.
     if (committing && !(error instanceof pg.DatabaseError)) {
-      for (const w of fresh) w.reject(new EnqueueUncertainError(w.input.id, { cause: error }))
-    } else if (!committing && error instanceof pg.DatabaseError && fresh.length > 1) {
-      for (const w of fresh) w.solo = true
-      throw new RetryAlone(fresh, error)
+      for (const w of batch) w.reject(new EnqueueUncertainError(w.input.id, { cause: error }))
+    } else if (!committing && error instanceof pg.DatabaseError && batch.length > 1) {
+      for (const w of batch) w.solo = true
+      throw new RetryAlone(batch, error)
     } else {
-      for (const w of fresh) w.reject(error)
+      for (const w of batch) w.reject(error)
     }
     throw error
   }
