@@ -106,6 +106,8 @@ function scenario(kind: 'sqlite' | 'postgres') {
 }
 
 describe(`${APPLIED + FAILED} stored patches`, () => {
-  it('SQLite: /metrics, every list filter and the queue cap keep readiness green', { timeout: 120_000 }, scenario('sqlite'))
-  it('PostgreSQL: the same', { timeout: 120_000, skip: DATABASE_URL ? false : 'DATABASE_URL is not set' }, scenario('postgres'))
+  // Filling the store is most of the time: on a small machine PostgreSQL takes a minute or more
+  // for the 300,000 patches, longer while another test file shares the two cores.
+  it('SQLite: /metrics, every list filter and the queue cap keep readiness green', { timeout: 300_000 }, scenario('sqlite'))
+  it('PostgreSQL: the same', { timeout: 300_000, skip: DATABASE_URL ? false : 'DATABASE_URL is not set' }, scenario('postgres'))
 })

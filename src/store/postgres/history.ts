@@ -3,7 +3,11 @@ import type { HistoryFill } from '../port/history.js'
 
 const CHUNK = 20_000
 
-/** See HistoryPort: chunks of CHUNK patches, each chunk one statement (so one transaction). */
+/**
+ * See HistoryPort: chunks of CHUNK patches, each chunk one statement (so one transaction). Ids
+ * follow seq, so every index takes them in order: random ids made filling 300,000 patches take
+ * a minute on a small machine, each insert landing on a page the last one did not touch.
+ */
 export async function fillHistory(pool: pg.Pool, s: string, fill: HistoryFill): Promise<void> {
   for (let done = 0; done < fill.count; done += CHUNK) {
     const n = Math.min(CHUNK, fill.count - done)
@@ -17,9 +21,9 @@ export async function fillHistory(pool: pg.Pool, s: string, fill: HistoryFill): 
         ins AS (
           INSERT INTO ${s}.patches (id, seq, target, lane_seq, status, format, description, body_hash, patch, attempts,
             created_at, updated_at, started_at, finished_at)
-          SELECT 'hist_' || gen_random_uuid(), nextval('${s}.patch_seq'), $1, tail.lane0 + i, $3, 'native', 'history', 'history', $4::json, 1,
+          SELECT 'hist_' || lpad(n.seq::text, 19, '0'), n.seq, $1, tail.lane0 + n.i, $3, 'native', 'history', 'history', $4::json, 1,
             $5::timestamptz, $5::timestamptz, $5::timestamptz, $5::timestamptz
-          FROM tail, generate_series(1, $2::int) AS i
+          FROM tail, (SELECT i, nextval('${s}.patch_seq') AS seq FROM generate_series(1, $2::int) AS i) n
           RETURNING id
         ),
         -- Stored as finished, so the insert trigger counts only the final status: they were also accepted and claimed once.
