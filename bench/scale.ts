@@ -75,9 +75,8 @@ async function openFor(kind: 'sqlite' | 'postgres', dataDir: string, schema: str
 /**
  * The fill writes about a gigabyte of WAL in a minute, which sets off a checkpoint the server
  * spreads over minutes: measured right away, the webhook at size shares the two cores with it.
- * The figure is what the stored size
- * costs, so the fill's own checkpoint ends first. It needs a role allowed to CHECKPOINT; without
- * one the runs measure as before.
+ * The figure is what the stored size costs, so the fill's own checkpoint ends first. It needs a
+ * role allowed to CHECKPOINT; without one the runs measure as before.
  */
 async function checkpoint() {
   const client = new pg.Client({ connectionString: postgresUrl })
