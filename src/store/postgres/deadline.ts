@@ -1,10 +1,16 @@
 import { StoreDeadlineError } from '../errors.js'
 import { storeClosed } from '../adapter/guards.js'
 
+/** Whether an operation's deadline has passed, and with what error its caller was answered. */
+export interface DeadlineState {
+  aborted: boolean
+  reason: unknown
+}
+
 /** An operation under the store's deadline (Operations.run). */
 export interface Deadlined {
   /** Aborted once the deadline has passed: the caller has been told the operation failed. */
-  signal: AbortSignal
+  state: DeadlineState
   /** Client-side limit of each query, so a frozen link gives its pooled connection back. */
   queryTimeoutMs: number
   /**
@@ -36,8 +42,9 @@ export class Operations {
 
   run<T>(op: (deadline: Deadlined) => Promise<T>, opts: { migration?: boolean } = {}): Promise<T> {
     if (this.closing) return Promise.reject(storeClosed())
-    const controller = new AbortController()
-    const deadline: Deadlined = { signal: controller.signal, queryTimeoutMs: this.deadlineMs, uncertain: null }
+    // A plain flag, not an AbortController: nothing listens for the abort, the batch only looks
+    // (and an enqueue under load pays for every object made here).
+    const deadline: Deadlined = { state: { aborted: false, reason: undefined }, queryTimeoutMs: this.deadlineMs, uncertain: null }
     const work = opts.migration ? op(deadline) : this.ensureSchema().then(() => op(deadline))
     const settled = work.then(
       () => undefined,
@@ -46,16 +53,25 @@ export class Operations {
     this.inflight.add(settled)
     void settled.then(() => this.inflight.delete(settled))
     if (opts.migration) return work
-    let timer: NodeJS.Timeout | undefined
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
         const error = deadline.uncertain?.() ?? new StoreDeadlineError(this.deadlineMs)
-        controller.abort(error)
+        deadline.state.aborted = true
+        deadline.state.reason = error
         reject(error)
       }, this.deadlineMs)
       timer.unref()
+      work.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
     })
-    return Promise.race([work, expired]).finally(() => clearTimeout(timer))
   }
 
   // Checked once per store (not at open), so a store opened without migrating can still run

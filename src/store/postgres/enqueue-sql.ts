@@ -11,9 +11,10 @@ export interface EnqueueSql {
 /**
  * The statements of a batch of enqueues (enqueue.ts runs them).
  *
- * `insert` ($1… parallel arrays, one element per patch in acceptance order; the last two the
- * subscribed (url, status) pairs) takes the batch's lane numbers and stores the batch, its events
- * and outbox rows, all in one round trip:
+ * `insert` ($1… parallel arrays, one element per patch in acceptance order, but for $8, the
+ * patches as one JSON array, whose elements json_array_elements returns as the exact text given;
+ * the last two the subscribed (url, status) pairs) takes the batch's lane numbers and stores the
+ * batch, its events and outbox rows, all in one round trip:
  * - Each target's lane_tails row is locked in target order, so two batches never wait on each
  *   other in a cycle, and held to the commit, so within a lane the numbers follow commit order
  *   across every gateway. The lanes row is created once and never locked here (its ON CONFLICT
@@ -34,8 +35,10 @@ export function enqueueSql(s: string): EnqueueSql {
     insert: prepared(`
       WITH t AS (SELECT ${now('NULL')} AS now),
       input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-          WITH ORDINALITY AS u(id, target, client_id, format, description, idempotency_key, body_hash, patch, submitted_by, ord)
+        SELECT u.*, p.patch
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $9::text[])
+          WITH ORDINALITY AS u(id, target, client_id, format, description, idempotency_key, body_hash, submitted_by, ord)
+        JOIN json_array_elements($8::json) WITH ORDINALITY AS p(patch, ord) ON p.ord = u.ord
       ),
       counts AS (SELECT target, count(*) AS n FROM input GROUP BY target),
       lane AS (
@@ -60,7 +63,7 @@ export function enqueueSql(s: string): EnqueueSql {
         INSERT INTO ${s}.patches (id, seq, target, lane_seq, status, client_id, format, description, idempotency_key,
           body_hash, patch, attempts, created_at, updated_at, submitted_by)
         SELECT i.id, i.seq, i.target, i.lane_seq, 'queued', i.client_id, i.format, i.description, i.idempotency_key, i.body_hash,
-          i.patch::json, 0, t.now, t.now, i.submitted_by
+          i.patch, 0, t.now, t.now, i.submitted_by
         FROM items i, t ORDER BY i.seq
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING *

@@ -50,7 +50,9 @@ function insertValues(batch: Waiter[], subs: Subscriptions): unknown[] {
     col((i) => pgText(i.patch.description)),
     col((i) => pgText(i.idempotencyKey)),
     col((i) => i.bodyHash),
-    col((i) => JSON.stringify(i.patch)),
+    // One JSON array of the serialised patches: no text-array escaping here, no array parsing on
+    // the server, and json_array_elements checks each as json_in would.
+    `[${col((i) => JSON.stringify(i.patch)).join(',')}]`,
     col((i) => (i.submittedBy == null ? null : pgText(i.submittedBy))),
     subs.urls,
     subs.statuses,
@@ -63,36 +65,67 @@ function insertValues(batch: Waiter[], subs: Subscriptions): unknown[] {
  * is (plan_cache_mode, pool.ts): planning was a fifth of the server's time under webhook load.
  */
 const BEGIN = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan'
+/** The commit that also opens the next batch's transaction, when callers are already waiting for one. */
+const COMMIT_THEN_BEGIN = `COMMIT; ${BEGIN}`
+
+/** What a batch leaves on its connection. */
+export interface BatchEnd {
+  /** Waiters to try again in a new batch. */
+  again: Waiter[]
+  /** The connection holds an open, empty transaction begun for the next batch. */
+  begun: boolean
+}
 
 /**
- * Stores a batch of enqueues in one transaction on `client` and answers each waiter; returns the
- * waiters to try again in a new batch. Three round trips: BEGIN, the insert (which also takes the
- * lane numbers), COMMIT; so the lane lock is held for one round trip and the commit. Durable when
+ * Whether an error from a query that carried COMMIT says that the commit did not happen. An
+ * ERROR ends the message at the statement that raised it, and in the messages sent here only
+ * COMMIT can raise one (BEGIN and a SET LOCAL of a constant cannot), so the transaction was
+ * rolled back. Anything else (a FATAL such as an administrator's shutdown, a lost or frozen
+ * link) may have come after the commit.
+ */
+const commitRefused = (error: unknown) => error instanceof pg.DatabaseError && error.severity === 'ERROR'
+
+/**
+ * Stores a batch of enqueues in one transaction on `client` and answers each waiter. Three
+ * round trips: BEGIN, the insert (which also takes the lane numbers), COMMIT; two when `begun`
+ * (the previous batch's COMMIT opened this transaction), which is the rule under load: when
+ * `more()` says callers are waiting as the batch commits, the COMMIT message also begins the
+ * next batch's transaction. The lane lock is held for one round trip and the commit. Durable when
  * a waiter is answered: the insert commits with synchronous_commit as the server has it (on by
  * default). A repeat of a stored key inserts nothing and is answered from the stored row after
- * the commit (a fourth round trip, only when the batch held one).
+ * the commit (one more round trip, only when the batch held one).
  *
  * COMMIT is sent only while every waiter of the transaction still waits: if any deadline passed
  * (that caller was answered 503), the transaction is rolled back and the others are returned, so
  * a patch never lands behind its caller's back. A failure between sending COMMIT and its answer
- * leaves the outcome open; each waiter is told so (EnqueueUncertainError, naming its patch).
- * A constraint error (e.g. a reused id) returns the batch's waiters marked solo, so only the
- * offending call fails. Any other error rejects the waiters and is rethrown: the caller then
- * drops the connection, which ends the open transaction without a commit.
+ * leaves the outcome open (commitRefused); each waiter is told so (EnqueueUncertainError,
+ * naming its patch). A constraint error (e.g. a reused id) returns the batch's waiters marked
+ * solo, so only the offending call fails. Any other error rejects the waiters and is rethrown:
+ * the caller then drops the connection, which ends the open transaction without a commit.
  */
-export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], subs: Subscriptions): Promise<Waiter[]> {
+export async function storeBatch(
+  client: pg.PoolClient,
+  sql: EnqueueSql,
+  batch: Waiter[],
+  subs: Subscriptions,
+  chain: { begun: boolean; more: () => boolean },
+): Promise<BatchEnd> {
   const ms = batch[0]!.op.queryTimeoutMs
   let committing = false
   try {
-    await client.query(timed({ text: BEGIN }, ms))
+    if (!chain.begun) await client.query(timed({ text: BEGIN }, ms))
     const rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(batch, subs) }, ms))).rows
-    if (batch.some((w) => w.op.signal.aborted)) {
+    if (batch.some((w) => w.op.state.aborted)) {
       await client.query(timed({ text: 'ROLLBACK' }, ms))
-      return batch.filter((w) => !w.op.signal.aborted)
+      return { again: batch.filter((w) => !w.op.state.aborted), begun: false }
     }
     committing = true
     for (const w of batch) w.op.uncertain = () => new EnqueueUncertainError(w.input.id)
-    await client.query(timed({ text: 'COMMIT' }, ms))
+    // A repeat is answered after the commit by a look-up that must not run in the next batch's
+    // transaction (its generic plan is for the insert alone), so such a batch does not chain.
+    const begun = rows.length === batch.length && chain.more()
+    await client.query(timed({ text: begun ? COMMIT_THEN_BEGIN : 'COMMIT' }, ms))
+    committing = false
     for (const w of batch) w.op.uncertain = null
     const created = new Map(rows.map((r) => [r.id, r]))
     const repeats = batch.filter((w) => {
@@ -103,11 +136,9 @@ export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, batch: 
     // Keys stored before, or committed by a concurrent enqueue during the insert.
     const missing = await answerRepeats(client, sql, repeats, ms)
     for (const w of missing) w.reject(new Error(`idempotency key ${JSON.stringify(w.input.idempotencyKey)} conflicted but is not stored`))
-    return []
+    return { again: [], begun }
   } catch (error) {
-    // The server answering COMMIT with an error is a certain failure; anything else after
-    // sending it (a lost or frozen connection) is not.
-    if (committing && !(error instanceof pg.DatabaseError)) {
+    if (committing && !commitRefused(error)) {
       for (const w of batch) w.reject(new EnqueueUncertainError(w.input.id, { cause: error }))
     } else if (!committing && error instanceof pg.DatabaseError && batch.length > 1) {
       for (const w of batch) w.solo = true
