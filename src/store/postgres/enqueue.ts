@@ -117,6 +117,9 @@ export async function storeBatch(
     const rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(batch, subs) }, ms))).rows
     if (batch.some((w) => w.op.state.aborted)) {
       await client.query(timed({ text: 'ROLLBACK' }, ms))
+      // Settled too (its caller already has the deadline's answer): the store waits for every
+      // operation to settle before it closes.
+      for (const w of batch) if (w.op.state.aborted) w.reject(w.op.state.reason)
       return { again: batch.filter((w) => !w.op.state.aborted), begun: false }
     }
     committing = true
