@@ -111,13 +111,15 @@ export default async function webhookRoutes(fastify: FastifyInstance) {
         throw new Errors.QUEUE_FULL(app.config.limits.queueDepth)
       }
       const key = clientKey(request, patch.target, patch.client_id)
+      const patchJson = JSON.stringify(patch)
       let result
       try {
         result = await app.store.enqueue({
           id: newPatchId(),
           idempotencyKey: scopedKey(principal, key),
-          bodyHash: sha256(JSON.stringify(patch)),
+          bodyHash: sha256(patchJson),
           patch,
+          patchJson,
           submittedBy: principal.name,
         })
       } catch (err) {

@@ -28,6 +28,11 @@ export interface EnqueueInput {
   /** Hash of the request body; a repeat of the key with another hash is a conflict. */
   bodyHash: string
   patch: NormalizedPatch
+  /**
+   * `JSON.stringify(patch)`, when the caller has made it already (for the body hash): stored as
+   * it is, so a patch of a few KB is not serialised twice on the way in.
+   */
+  patchJson?: string
   /** Name of the credential that submitted it: kept as `submitted_by` and the enqueued event's detail. */
   submittedBy?: string | null
 }

@@ -52,7 +52,7 @@ function insertValues(batch: Waiter[], subs: Subscriptions): unknown[] {
     col((i) => i.bodyHash),
     // One JSON array of the serialised patches: no text-array escaping here, no array parsing on
     // the server, and json_array_elements checks each as json_in would.
-    `[${col((i) => JSON.stringify(i.patch)).join(',')}]`,
+    `[${col((i) => i.patchJson ?? JSON.stringify(i.patch)).join(',')}]`,
     col((i) => (i.submittedBy == null ? null : pgText(i.submittedBy))),
     subs.urls,
     subs.statuses,

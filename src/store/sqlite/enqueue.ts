@@ -44,7 +44,7 @@ function queuedRow(input: EnqueueInput, seq: number, laneSeq: number, now: numbe
     description: patch.description,
     idempotency_key: input.idempotencyKey,
     body_hash: input.bodyHash,
-    payload: JSON.stringify(patch),
+    payload: input.patchJson ?? JSON.stringify(patch),
     attempts: 0,
     lease_token: null,
     lease_owner: null,
