@@ -128,7 +128,6 @@ export async function storeBatch(
     // transaction (its generic plan is for the insert alone), so such a batch does not chain.
     const begun = rows.length === batch.length && chain.more()
     await client.query(timed({ text: begun ? COMMIT_THEN_BEGIN : 'COMMIT' }, ms))
-    committing = false
     for (const w of batch) w.op.uncertain = null
     const created = new Map(rows.map((r) => [r.id, r]))
     const repeats = batch.filter((w) => {
