@@ -37,7 +37,7 @@ const allEventsSchema = {
   operationId: 'streamAllEvents',
   summary: 'Follow every patch live (Server-Sent Events)',
   description:
-    'Every patch change from the moment the stream opens, as `event: patch` with the patch summary after the change. Changes faster than reads may merge into one; never out of order per patch. No history, no resume. Capped with the per-patch streams (429, 503).',
+    'Every patch change from the moment the stream opens, as `event: patch` with the patch summary after the change. Changes faster than reads may merge into one; never out of order per patch. No history, no resume. Capped with the per-patch streams (429, 503); a stalled reader is cut off at 1 MiB.',
   tags: ['patches'],
   security: [{ bearerAuth: [] }],
   response: {
@@ -75,7 +75,7 @@ export default async function allEventRoutes(fastify: FastifyInstance, opts: All
       unsubscribe()
       release()
     }
-    const stream = new ChangeStream(startSse(reply), { heartbeatMs, open, onEnd })
+    const stream = new ChangeStream(startSse(reply), { heartbeatMs, open, onEnd, log: request.log })
     if (stream.ended) return
     // Only what the credential may read, by the rule GET /patches/{id} applies.
     const principal = request.principal!

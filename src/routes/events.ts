@@ -150,7 +150,7 @@ export default async function eventRoutes(fastify: FastifyInstance, opts: EventS
       done()
       throw new Errors.NOT_FOUND(`No patch ${id}`)
     }
-    const stream = new PatchEventStream(startSse(reply), { heartbeatMs, open, onEnd: done }, Number(request.headers['last-event-id'] ?? 0))
+    const stream = new PatchEventStream(startSse(reply), { heartbeatMs, open, onEnd: done, log }, Number(request.headers['last-event-id'] ?? 0))
     following.attach(stream, first)
   })
 }

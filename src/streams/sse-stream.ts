@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import { SSE_HEADERS } from './sse.js'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
+import { MAX_BUFFERED_BYTES, SSE_HEADERS } from './sse.js'
 
 /** What every stream of a route shares: its heartbeat, and the set the route ends them from. */
 export interface SseStreamOptions {
@@ -10,6 +10,10 @@ export interface SseStreamOptions {
   open: Set<SseStream>
   /** Called once, when the stream ends for whatever reason: gives back what the stream held. */
   onEnd: () => void
+  /** Where a client cut off for not reading is reported. */
+  log: FastifyBaseLogger
+  /** Bytes written but not yet taken by the client past which it is cut off (MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number
 }
 
 /**
@@ -26,22 +30,26 @@ export function startSse(reply: FastifyReply): ServerResponse {
 
 /**
  * One open Server-Sent Events response: heartbeats while it is quiet, and an end that comes
- * once, whether the client leaves, the route ends it, or the server closes. What a stream
- * writes is its subclass's; a stream that has ended writes nothing.
+ * once, whether the client leaves, the route ends it, the server closes, or the client stops
+ * reading. What a stream writes is its subclass's; a stream that has ended writes nothing.
  */
 export class SseStream {
   #ended = false
   readonly #heartbeat: NodeJS.Timeout
   readonly #open: Set<SseStream>
   readonly #onEnd: () => void
+  readonly #log: FastifyBaseLogger
+  readonly #maxBuffered: number
 
   constructor(
     private readonly res: ServerResponse,
-    { heartbeatMs, open, onEnd }: SseStreamOptions,
+    { heartbeatMs, open, onEnd, log, maxBufferedBytes = MAX_BUFFERED_BYTES }: SseStreamOptions,
   ) {
     this.#open = open
     this.#onEnd = onEnd
-    this.#heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs)
+    this.#log = log
+    this.#maxBuffered = maxBufferedBytes
+    this.#heartbeat = setInterval(() => this.write(': heartbeat\n\n'), heartbeatMs)
     this.#heartbeat.unref()
     res.on('close', () => this.end())
     // The client may have gone already; 'close' has fired then.
@@ -54,7 +62,16 @@ export class SseStream {
   }
 
   protected write(text: string): void {
-    if (!this.#ended) this.res.write(text)
+    if (this.#ended) return
+    this.res.write(text)
+    // What the socket has not taken waits in this process: a client that stops reading (or reads
+    // slower than events come) would make it hold every event from then on. Past the cap the
+    // client is cut off; it reconnects, and a per-patch stream resumes with Last-Event-ID.
+    if (this.res.writableLength > this.#maxBuffered) {
+      this.#log.warn({ buffered: this.res.writableLength }, 'event stream closed: its client is not reading')
+      this.res.destroy()
+      this.end()
+    }
   }
 
   end(): void {

@@ -10,3 +10,6 @@ export const SSE_HEADERS = {
 
 /** Seconds a refused stream is told to wait: streams last minutes, a slot rarely frees at once. */
 export const RETRY_AFTER_S = 5
+
+/** What an event stream may hold for a client that does not read before it is cut off. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024
