@@ -9,7 +9,7 @@ import autocannon from 'autocannon'
 import { hostileScenario } from './hostile.js'
 import { acknowledgedIds, codeCount, load, patchBody, postgresWebhookRequest, SECONDS, SECRET, signedRequest, webhookRequest } from './load.js'
 import { openSqliteStore } from '../src/store/sqlite/index.js'
-import { benchSchema, growth, postgresUrl, type Harness } from './scale.js'
+import { benchSchema, dropBenchSchemas, growth, postgresUrl, type Harness } from './scale.js'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 5
@@ -196,6 +196,7 @@ async function main() {
       log,
     })
   } finally {
+    await dropBenchSchemas().catch((err: unknown) => log(`could not drop the run's PostgreSQL schemas: ${String(err)}`))
     rmSync(tmp, { recursive: true, force: true })
   }
   const out = Object.fromEntries(Object.entries({ ...results, ...nulls }).map(([k, v]) => [k, v === null ? null : Math.round(v * 1000) / 1000]))

@@ -22,8 +22,30 @@ export interface Harness {
 
 export const postgresUrl = process.env.DATABASE_URL
 
-/** A schema of its own per run, so the figures start from an empty store. */
-export const benchSchema = () => `bench_${randomBytes(5).toString('hex')}`
+const made: string[] = []
+
+/** A schema of its own per run, so the figures start from an empty store; dropped at the end (dropBenchSchemas). */
+export function benchSchema(): string {
+  const schema = `bench_${randomBytes(5).toString('hex')}`
+  made.push(schema)
+  return schema
+}
+
+/**
+ * Drops the schemas this run made: the database is shared (CI's), and the growth scenario's
+ * schema alone holds its N stored patches, so runs left behind would pile up.
+ */
+export async function dropBenchSchemas(): Promise<void> {
+  if (!postgresUrl || made.length === 0) return
+  // A service of a failed run may still be connected: wait for its locks a while, not forever.
+  const client = new pg.Client({ connectionString: postgresUrl, options: '-c lock_timeout=10s' })
+  await client.connect()
+  try {
+    for (const schema of made.splice(0)) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`)
+  } finally {
+    await client.end()
+  }
+}
 
 /**
  * Worst latency of /health/live, polled on its own connection while `work` runs: how long the
