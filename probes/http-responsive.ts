@@ -20,7 +20,11 @@ export default fp(
   async (app) => {
     const { eventLoopWarnMs, eventLoopFailMs } = app.config.health
     const histograms = [monitorEventLoopDelay({ resolution: RESOLUTION_MS }), monitorEventLoopDelay({ resolution: RESOLUTION_MS })] as const
-    for (const h of histograms) h.enable()
+    // Measured from ready on: loading and compiling the app is startup's work (GET /health/startup),
+    // and counted here it read as a blocked loop, turning /health/live 503 right after a slow start.
+    app.addHook('onReady', async () => {
+      for (const h of histograms) h.enable()
+    })
     app.addHook('onClose', async () => {
       for (const h of histograms) h.disable()
     })

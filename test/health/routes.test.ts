@@ -303,6 +303,23 @@ describe('GET /health/startup, /health/ready, /health/live', () => {
     assert.equal(typeof live.json().event_loop_delay_ms, 'number')
   })
 
+  it('a slow start does not read as a blocked loop: live is 200 from the first probe round', async () => {
+    const app = await healthApp({
+      runner: true,
+      health: { eventLoopWarnMs: 500, eventLoopFailMs: 1000 },
+      // A plugin loaded after the probes, holding the loop past eventLoopFailMs while the app starts.
+      before: (a) =>
+        void a.register(async () => {
+          const until = Date.now() + 1500
+          while (Date.now() < until);
+        }),
+    })
+    await started(app)
+    const live = await get(app, '/health/live')
+    assert.equal(live.statusCode, 200, live.body)
+    assert.ok(live.json().event_loop_delay_ms < 1000, live.body)
+  })
+
   it('live turns 503 when the last event-loop measurement reached eventLoopFailMs', async () => {
     const app = await healthApp({ runner: true, health: { intervalMs: 100, eventLoopWarnMs: 50, eventLoopFailMs: 150 } })
     await started(app)

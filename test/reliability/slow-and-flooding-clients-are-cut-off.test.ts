@@ -19,7 +19,16 @@ async function liveAnswers(url: string): Promise<void> {
   assert.ok(Date.now() - started < 2000, 'health answered slowly while slow clients held sockets')
 }
 
-it('slow headers, slow bodies and header floods are cut off with 408/431 while health keeps answering', { timeout: 60_000 }, async () => {
+it('slow headers, slow bodies and header floods are cut off with 408/431 while health keeps answering', { timeout: 60_000 }, async (t) => {
+  // Whatever the outcome, the clients stop before the app closes (hooks run in the order they are
+  // added, so this one first): a trickle left running after a failed assertion would hold its
+  // connection, and the close, for minutes.
+  const sockets: Socket[] = []
+  const timers: NodeJS.Timeout[] = []
+  t.after(() => {
+    for (const timer of timers) clearInterval(timer)
+    for (const s of sockets) s.destroy()
+  })
   const app = await testApp()
   // The production settings, as buildApp makes them.
   assert.equal(app.server.requestTimeout, 30_000)
@@ -35,13 +44,15 @@ it('slow headers, slow bodies and header floods are cut off with 408/431 while h
 
   const open = async () => {
     const s = connect(port, '127.0.0.1')
+    sockets.push(s)
     await once(s, 'connect')
     return s
   }
   const trickle = (s: Socket, text: string) => {
     let i = 0
-    const t = setInterval(() => (i < text.length && !s.destroyed ? s.write(text[i++]!) : clearInterval(t)), 100)
-    return t
+    const timer = setInterval(() => (i < text.length && !s.destroyed ? s.write(text[i++]!) : clearInterval(timer)), 100)
+    timers.push(timer)
+    return timer
   }
 
   // Slowloris: headers a byte at a time, never finished.
