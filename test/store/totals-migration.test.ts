@@ -1,7 +1,5 @@
 // Schema v4 backfills the per-status totals from the patches already stored, on both stores.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
@@ -12,6 +10,7 @@ import { MIGRATIONS as SQLITE } from '../../src/store/sqlite/schema.js'
 import { runMigrations as postgresMigrations } from '../../src/store/postgres/migrations.js'
 import { MIGRATIONS as POSTGRES } from '../../src/store/postgres/schema.js'
 import type { StatusTotal } from '../../src/store/port/totals.js'
+import { tempDir } from '../helpers/temp.js'
 import { DATABASE_URL, SKIP, freshSchema, openTestStore } from './postgres-fixtures.js'
 
 // Six patches of `a` (two queued, one running with 2 attempts, two applied, one cancelled) and one of `b`.
@@ -29,7 +28,7 @@ const show = (totals: StatusTotal[]) => totals.map((t) => `${t.target}/${t.statu
 
 describe('schema v4 backfills the totals', () => {
   it('on SQLite', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'gr-totals-')), 'store.db')
+    const file = join(tempDir('gr-totals-'), 'store.db')
     const db = new Database(file)
     sqliteMigrations(db, undefined, SQLITE.slice(0, 3))
     db.prepare("INSERT INTO lanes (target, next_seq) VALUES ('a', 6), ('b', 1)").run()
