@@ -1,9 +1,21 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { createMcpServer, type Dispatch } from '../mcp/server.js'
+import type * as Transport from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type * as McpServer from '../mcp/server.js'
 import { parseJsonBody } from '../ingest/json-body.js'
 import { LIMITS } from '../schemas/limits.js'
 import { Errors } from '../errors.js'
+
+/**
+ * The MCP SDK (and the schema library under it) is loaded on the first MCP request, not at
+ * start: about 20 MB of resident memory that a service nobody reaches over MCP never needs.
+ */
+let sdk: Promise<[typeof Transport, typeof McpServer]> | undefined
+// A failed load (a file missing from a broken install, say) is tried again by the next request.
+const loadSdk = () =>
+  (sdk ??= Promise.all([import('@modelcontextprotocol/sdk/server/streamableHttp.js'), import('../mcp/server.js')]).catch((err: unknown) => {
+    sdk = undefined
+    throw err
+  }))
 
 // A patch travels inside the JSON-RPC envelope (a batch, `params`, `arguments`); the webhook it is
 // replayed to checks the patch itself against LIMITS.jsonDepth.
@@ -14,7 +26,7 @@ const MCP_JSON_DEPTH = LIMITS.jsonDepth + 3
  * validation, idempotency, rate limits and errors are exactly the HTTP API's. (MCP takes bearer
  * tokens only: a webhook signature covers one body and cannot be forwarded.)
  */
-function dispatcher(app: FastifyInstance, request: FastifyRequest): Dispatch {
+function dispatcher(app: FastifyInstance, request: FastifyRequest): McpServer.Dispatch {
   const headers = request.headers.authorization ? { authorization: request.headers.authorization } : {}
   return async ({ method, url, payload }) => {
     const res = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) })
@@ -32,6 +44,7 @@ export default async function mcpRoutes(app: FastifyInstance) {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (_request: FastifyRequest, body: Buffer) => parseJsonBody(body, MCP_JSON_DEPTH))
 
   app.post('/mcp', { onRequest: app.requireToken, schema: { hide: true } }, async (request, reply) => {
+    const [{ StreamableHTTPServerTransport }, { createMcpServer }] = await loadSdk()
     const server = createMcpServer(dispatcher(app, request))
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
     reply.hijack()
