@@ -57,9 +57,10 @@ function diffOne(change: FileChange, from: string | null, deadline: number): Fil
 }
 
 /**
- * What a planned patch would do, file by file (stats) and as one unified diff. Diffing runs
- * on the caller's thread, so it is bounded: each file gets FILE_DIFF_MS, all of them
- * TOTAL_DIFF_MS, and the text stops at DIFF_MAX_BYTES after the last whole file that fits.
+ * What a planned patch would do, file by file (stats) and as one unified diff. Run in the
+ * planner process (plan-process.ts), never on the service's event loop, and bounded so that a
+ * preview answers in time: each file gets FILE_DIFF_MS, all of them TOTAL_DIFF_MS, and the
+ * text stops at DIFF_MAX_BYTES after the last whole file that fits.
  */
 export function previewDiff(target: string, changes: FileChange[]): PatchPreview {
   const renames = pairRenames(changes)

@@ -79,6 +79,32 @@ describe('POST /patches/preview', () => {
     assert.equal((await preview({ target: 'docs', operations: [] }, {})).statusCode, 401)
   })
 
+  it('works out the diff in the planner process: diffs that take seconds never hold the event loop', async () => {
+    // Twelve files of 5,000 lines, every line of which the patch changes: each diff runs into its
+    // time limit (preview-diff.ts), two seconds in all, which the service's event loop must not wait out.
+    const files = Object.fromEntries(Array.from({ length: 12 }, (_, f) => [`big-${f}.txt`, Array.from({ length: 5000 }, (_, i) => `line ${i} of ${f}\n`).join('')]))
+    const config = testConfig(scopedOverrides())
+    config.workspaces.docs!.path = gitRepo(files)
+    const big = await testApp(config)
+    // The longest the event loop went without turning while the preview was worked out.
+    let last = performance.now()
+    let longest = 0
+    const ticker = setInterval(() => {
+      longest = Math.max(longest, performance.now() - last)
+      last = performance.now()
+    }, 10)
+    const res = await big.inject({ method: 'POST', url: '/patches/preview', headers: agent, payload: { target: 'docs', operations: Object.keys(files).map((path) => ({ op: 'replace', path, find: 'line', replace: 'LINE' })) } })
+    // A block that just ended shows at the ticker's next turn.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    clearInterval(ticker)
+    assert.equal(res.statusCode, 200, res.body)
+    const body = res.json() as PatchPreview
+    assert.equal(body.files.length, 12)
+    for (const file of body.files) assert.deepEqual([file.status, file.additions, file.deletions], ['modified', 5000, 5000])
+    assert.equal(body.truncated, true, 'the diffs ran out of time')
+    assert.ok(longest < 1000, `the event loop stood still for ${longest.toFixed(0)} ms`)
+  })
+
   it('a server without the workspace repository answers 409 WORKSPACE_UNAVAILABLE', async () => {
     const gateway = testConfig(scopedOverrides())
     gateway.workspaces.docs!.path = join(root, 'not-here')

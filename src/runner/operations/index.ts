@@ -1,5 +1,5 @@
 export { planOperations } from './plan.js'
 export { RejectError, type RejectCode } from './errors.js'
 export { MODE_EXEC, MODE_FILE, MODE_SYMLINK, type FileChange, type FileState } from './types.js'
-export { planInWorker, planLimits, warmPlanner } from './plan-worker.js'
+export { planInWorker, planLimits, previewInWorker, warmPlanner } from './plan-worker.js'
 export { DEFAULT_SIZE_LIMITS } from './size-limits.js'

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Config, WorkspaceConfig } from '../../config.js'
 import type { Operation } from '../../schemas/patch.js'
+import type { PatchPreview } from '../../schemas/preview.js'
 import type { PatchError } from '../../schemas/record.js'
 import { RejectError, type RejectCode } from './errors.js'
 import type { PlanJob } from './plan-process.js'
@@ -36,7 +37,16 @@ export function planLimits(config: Pick<Config, 'limits'>, ws: Pick<WorkspaceCon
   return { budgetMs: config.limits.planBudgetMs, maxFileBytes: ws.limits.fileSizeMb * MiB, maxPatchBytes: config.limits.patchWriteMb * MiB }
 }
 
-type Reply = { ready: true } | { id: number; ok: true; changes: FileChange[] } | { id: number; ok: false; reject: PatchError } | { id: number; ok: false; error: string }
+/** How long a preview's diff may take once the patch is planned; its own limits end it well before. */
+const DIFF_BUDGET_MS = 10_000
+
+type Answer = { changes: FileChange[] } | { preview: PatchPreview }
+type Reply =
+  | { ready: true }
+  | { id: number; planned: true }
+  | ({ id: number; ok: true } & Answer)
+  | { id: number; ok: false; reject: PatchError }
+  | { id: number; ok: false; error: string }
 
 interface Planner {
   child: ChildProcess
@@ -141,8 +151,11 @@ function died(planner: Planner, code: number | null, signal: string | null): Rej
   return new RejectError('PLAN_CRASHED', `the planner process died (${signal ?? `exit ${code}`}) before the patch was planned`)
 }
 
-/** Plans one patch on `planner` within `budgetMs`; a planner killed or lost is not reused. */
-function runJob(planner: Planner, job: Omit<PlanJob, 'id'>, budgetMs: number): Promise<FileChange[]> {
+/**
+ * Plans one patch on `planner` within `budgetMs` (a preview's diff then gets DIFF_BUDGET_MS of
+ * its own); a planner killed or lost is not reused.
+ */
+function runJob(planner: Planner, job: Omit<PlanJob, 'id'>, budgetMs: number): Promise<Answer> {
   const { child } = planner
   const id = ++nextJob
   return new Promise((resolve, reject) => {
@@ -158,7 +171,12 @@ function runJob(planner: Planner, job: Omit<PlanJob, 'id'>, budgetMs: number): P
     }
     const onMessage = (reply: Reply) => {
       if ('ready' in reply || reply.id !== id) return
-      if (reply.ok) finish(true, () => resolve(reply.changes.map((c) => ({ path: c.path, before: fromWire(c.before), after: fromWire(c.after) }))))
+      if ('planned' in reply) {
+        clearTimeout(timer)
+        timer = stopAfter(DIFF_BUDGET_MS, `working out the preview's diff took longer than ${DIFF_BUDGET_MS} ms; it was stopped`)
+        return
+      }
+      if (reply.ok) finish(true, () => resolve(reply))
       else if ('reject' in reply) finish(true, () => reject(rejected(reply.reject)))
       else finish(true, () => reject(new Error(`planning failed: ${reply.error}`)))
     }
@@ -169,9 +187,8 @@ function runJob(planner: Planner, job: Omit<PlanJob, 'id'>, budgetMs: number): P
       child.stderr.once('close', report)
       setTimeout(report, 500).unref()
     }
-    const timer = setTimeout(() => {
-      finish(false, () => reject(new RejectError('PLAN_TIMEOUT', `planning the patch took longer than its budget of ${budgetMs} ms; it was stopped`)))
-    }, budgetMs)
+    const stopAfter = (ms: number, message: string) => setTimeout(() => finish(false, () => reject(new RejectError('PLAN_TIMEOUT', message))), ms)
+    let timer = stopAfter(budgetMs, `planning the patch took longer than its budget of ${budgetMs} ms; it was stopped`)
     child.on('message', onMessage).once('exit', onExit)
     // Busy, the planner keeps the service alive until it answers.
     hold(planner, true)
@@ -200,9 +217,26 @@ export function warmPlanner(opts: PlanInWorkerOptions = {}): void {
  * planner however it ended. Needs no runner: a workspace root and operations are enough.
  */
 export async function planInWorker(root: string, operations: Operation[], opts: PlanInWorkerOptions = {}): Promise<FileChange[]> {
+  const answer = await plan(root, operations, opts)
+  if (!('changes' in answer)) throw new Error('the planner answered a plan with a preview')
+  return answer.changes.map((c) => ({ path: c.path, before: fromWire(c.before), after: fromWire(c.after) }))
+}
+
+/**
+ * What `operations` would show as a preview of `target` (preview-diff.ts): planned as
+ * planInWorker plans them, then diffed in the same planner process, so the service's event loop
+ * only receives the result.
+ */
+export async function previewInWorker(root: string, target: string, operations: Operation[], opts: PlanInWorkerOptions = {}): Promise<PatchPreview> {
+  const answer = await plan(root, operations, opts, target)
+  if (!('preview' in answer)) throw new Error('the planner answered a preview with a plan')
+  return answer.preview
+}
+
+async function plan(root: string, operations: Operation[], opts: PlanInWorkerOptions, preview?: string): Promise<Answer> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_SIZE_LIMITS.maxFileBytes
   const maxPatchBytes = opts.maxPatchBytes ?? DEFAULT_SIZE_LIMITS.maxPatchBytes
-  const heapMb = heapFor(opts)
   const options = { maxFileBytes, maxPatchBytes, ...(opts.regexTimeoutMs !== undefined && { regexTimeoutMs: opts.regexTimeoutMs }) }
-  return runJob(await acquire(heapMb), { root: path.resolve(root), operations, options }, opts.budgetMs ?? DEFAULT_PLAN_BUDGET_MS)
+  const job = { root: path.resolve(root), operations, options, ...(preview !== undefined && { preview }) }
+  return runJob(await acquire(heapFor(opts)), job, opts.budgetMs ?? DEFAULT_PLAN_BUDGET_MS)
 }
