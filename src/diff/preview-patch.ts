@@ -18,8 +18,9 @@ function asProblem(err: RejectError): Error {
 /**
  * What `patch` would do to its workspace's work tree as it stands: planned in a planner process
  * under the workspace's limits, exactly as the runner plans it, and diffed there too (the diff of
- * files a patch chose can take seconds), but nothing is queued, written, committed or checked. A server that does not hold the workspace repository answers 409
- * WORKSPACE_UNAVAILABLE; a patch that would be rejected, 422 with the rejection's code.
+ * files a patch chose can take seconds), but nothing is queued, written, committed or checked.
+ * A server that does not hold the workspace repository answers 409 WORKSPACE_UNAVAILABLE; a
+ * patch that would be rejected, 422 with the rejection's code.
  */
 export async function previewPatch(config: Config, patch: NormalizedPatch): Promise<PatchPreview> {
   const ws = config.workspaces[patch.target]!
