@@ -1,5 +1,3 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
 import { componentPlace } from '../src/health/place.js'
@@ -8,27 +6,34 @@ import type { ProbeStatus } from '../src/schemas/health.js'
 const RESOLUTION_MS = 10
 
 /**
- * `http_responsive` (critical): the worst event-loop delay over the last two runs. The worst,
- * not a percentile: a loop blocked for a second yields a single late sample, which any
- * percentile would average away, and that second is what a request waited.
+ * `http_responsive` (critical): the worst event-loop delay since the previous run. The worst,
+ * not a percentile: a loop blocked for a second yields a single late tick, which any percentile
+ * would average away, and that second is what a request waited.
  *
- * Two histograms reset on alternate runs, because reset() also forgets the previous tick: a
- * block starting right after a reset would be recorded by neither tick around it. The other
- * histogram, still running, sees it.
+ * Measured by a timer ticking every RESOLUTION_MS: each tick late by more than that is delay.
+ * A run also counts the gap still open since the last tick, so a block that ended just before
+ * it is seen even if the timer has not fired since. The sampler never forgets its last tick
+ * (perf_hooks' histogram does on reset(), and then missed a block right after the first round).
  */
 export default fp(
   async (app) => {
     const { eventLoopWarnMs, eventLoopFailMs } = app.config.health
-    const histograms = [monitorEventLoopDelay({ resolution: RESOLUTION_MS }), monitorEventLoopDelay({ resolution: RESOLUTION_MS })] as const
+    let last = 0
+    let worstMs = 0
+    let timer: NodeJS.Timeout | undefined
     // Measured from ready on: loading and compiling the app is startup's work (GET /health/startup),
     // and counted here it read as a blocked loop, turning /health/live 503 right after a slow start.
     app.addHook('onReady', async () => {
-      for (const h of histograms) h.enable()
+      last = performance.now()
+      timer = setInterval(() => {
+        const now = performance.now()
+        worstMs = Math.max(worstMs, now - last - RESOLUTION_MS)
+        last = now
+      }, RESOLUTION_MS).unref()
     })
     app.addHook('onClose', async () => {
-      for (const h of histograms) h.disable()
+      clearInterval(timer)
     })
-    let turn = 0
 
     app.probes.register({
       name: 'http_responsive',
@@ -36,16 +41,10 @@ export default fp(
       critical: true,
       componentType: 'system',
       measurement: 'eventLoopDelay',
-      async check(signal) {
-        // After a block this run's timer may fire before the histograms' own; yielding one
-        // resolution lets them record the block first.
-        await sleep(RESOLUTION_MS + 1, undefined, { signal })
-        let worstNs = 0
-        for (const h of histograms) if (h.count > 0) worstNs = Math.max(worstNs, h.max)
-        histograms[turn]!.reset()
-        turn ^= 1
-        // Each sample includes the timer's own resolution; only the excess is delay.
-        const delayMs = Math.max(0, worstNs / 1e6 - RESOLUTION_MS)
+      async check() {
+        const open = timer ? performance.now() - last - RESOLUTION_MS : 0
+        const delayMs = Math.max(0, worstMs, open)
+        worstMs = 0
         const status: ProbeStatus = delayMs >= eventLoopFailMs ? 'fail' : delayMs >= eventLoopWarnMs ? 'warn' : 'pass'
         return {
           status,

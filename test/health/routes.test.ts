@@ -320,6 +320,21 @@ describe('GET /health/startup, /health/ready, /health/live', () => {
     assert.ok(live.json().event_loop_delay_ms < 1000, live.body)
   })
 
+  it('a block the moment the app is ready is seen: live turns 503', async () => {
+    // Before any tick of the sampler, right after ready: the window a sampler that forgets its
+    // last tick (perf_hooks' histogram after reset()) does not see.
+    const app = await healthApp({ runner: true, health: { intervalMs: 100, eventLoopWarnMs: 50, eventLoopFailMs: 150 } })
+    const until = Date.now() + 400
+    while (Date.now() < until); // block the event loop
+    let res = await get(app, '/health/live')
+    for (let i = 0; i < 50 && res.statusCode === 200; i++) {
+      await sleep(20)
+      res = await get(app, '/health/live')
+    }
+    assert.equal(res.statusCode, 503, res.body)
+    assert.ok(res.json().event_loop_delay_ms >= 150, res.body)
+  })
+
   it('live turns 503 when the last event-loop measurement reached eventLoopFailMs', async () => {
     const app = await healthApp({ runner: true, health: { intervalMs: 100, eventLoopWarnMs: 50, eventLoopFailMs: 150 } })
     await started(app)
