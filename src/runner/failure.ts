@@ -10,7 +10,7 @@ export const RUNNER_CODES = {
   UNKNOWN_TARGET: 'rejected: no workspace has the patch target name',
   CHECK_NOT_ALLOWED: 'rejected: the patch names a check the workspace does not allow',
   INVALID_COMMIT_MESSAGE: 'rejected: the commit message cannot be given to git (a NUL byte)',
-  INVALID_TAG: 'rejected: the tag would shadow a branch or HEAD, or is not a valid tag name',
+  INVALID_TAG: 'rejected: the tag would shadow a branch, HEAD or a commit id, or is not a valid tag name',
   TAG_EXISTS: 'rejected: the tag already exists in the workspace',
   WORKSPACE_DIRTY: 'rejected: the workspace has changes the runner did not make',
   WORKSPACE_BUSY: 'rejected: a merge, rebase or similar operation is in progress in the workspace',

@@ -391,7 +391,7 @@ describe('hostile tags', () => {
   // `refs/…` would be read as a full ref name. The door refuses what the runner would.
   it('refuses tags that would shadow a branch or HEAD, full ref names and unsafe characters with 422 INVALID_TAG, storing nothing', async () => {
     const app = await testApp()
-    const tags = ['main', 'HEAD', 'FETCH_HEAD', 'ORIG_HEAD', 'MERGE_HEAD', 'CHERRY_PICK_HEAD', 'head', '@', 'refs/heads/main', 'refs/tags/v1', 'v1$x', 'v1`id`', '$(id)', 'a..b', 'x.lock', 'a/.b', 'a@{1}', 'a~1', '-f']
+    const tags = ['main', 'HEAD', 'FETCH_HEAD', 'ORIG_HEAD', 'MERGE_HEAD', 'CHERRY_PICK_HEAD', 'head', '@', 'refs/heads/main', 'refs/tags/v1', 'v1$x', 'v1`id`', '$(id)', 'a..b', 'x.lock', 'a/.b', 'a@{1}', 'a~1', '-f', 'deadbeef', 'v1.0-3-gabcdef1']
     for (const tag of tags) {
       const res = await refuse(app, JSON.stringify({ ...native([{ op: 'delete', path: 'a' }]), commit: { tag } }), 422, 'INVALID_TAG')
       assert.equal(res.json().errors?.[0]?.pointer, '/commit/tag', tag)

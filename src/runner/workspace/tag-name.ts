@@ -15,6 +15,13 @@ export const TAG_MAX_LENGTH = 255
 const ROOT_REF = /^(?:[A-Z_]*_)?HEAD$/i
 const OTHER_ROOT_REFS = new Set(['AUTO_MERGE', 'BISECT_EXPECTED_REV', 'NOTES_MERGE_PARTIAL', 'NOTES_MERGE_REF', 'MERGE_AUTOSTASH'])
 
+/**
+ * Names git reads as a commit when no ref has them: an abbreviated or full object id (4 to 64 hex
+ * digits) and `git describe` output (`…-g<hex>`). A ref wins over both, so such a tag would make
+ * `git show 3f2a9c1` show the tag's commit instead of the commit whose id starts so.
+ */
+const COMMIT_LIKE = /^[0-9a-f]{4,64}$|-g[0-9a-f]{4,64}$/i
+
 // eslint-disable-next-line no-control-regex -- control characters are exactly what git forbids
 const BAD_REF_CHARS = /[\x00-\x20\x7f~^:?*[\\]/
 
@@ -40,8 +47,8 @@ export function refFormatProblem(refname: string): string | null {
  * Why `name` (the full tag name, the workspace's tagPrefix included) cannot be a tag, or null.
  * Besides git's syntax and the safe alphabet, a tag may not make another name ambiguous: git
  * resolves `main` to refs/tags/main before refs/heads/main, and HEAD-like names before both,
- * so a tag named like a branch (any of `branches`), like HEAD, or starting with `refs/` would
- * change what commands in the workspace mean.
+ * so a tag named like a branch (any of `branches`), like HEAD, like a commit id, or starting with
+ * `refs/` would change what commands in the workspace mean.
  */
 export function tagNameProblem(name: string, branches: Iterable<string>): string | null {
   if (name.length === 0) return 'a tag may not be empty'
@@ -52,6 +59,7 @@ export function tagNameProblem(name: string, branches: Iterable<string>): string
   if (format !== null) return format.replace('a ref name', 'a tag')
   if (name.startsWith('refs/')) return 'a tag may not start with "refs/": git would read it as a full ref name'
   if (name === '@' || ROOT_REF.test(name) || OTHER_ROOT_REFS.has(name.toUpperCase())) return `"${name}" is a name git keeps for its own refs, like HEAD`
+  if (COMMIT_LIKE.test(name)) return `"${name}" reads as a commit id: the tag would shadow the commit whose id starts so`
   for (const branch of branches) if (branch === name) return `a branch is named "${name}": the tag would shadow it`
   return null
 }

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -28,6 +31,31 @@ describe('tag names', () => {
     }
     for (const name of ['v1', 'v1.0.0', 'release/2024-01', 'ghost/main', 'main2', 'mainline', 'ahead', 'overhead', 'HEADS', 'heads/x', 'x/refs/y', 'a+b', 'A_B']) {
       assert.equal(tagNameProblem(name, branches), null, name)
+    }
+  })
+
+  it('refuses names git reads as a commit id, since a tag so named would win over the commit', async () => {
+    // In a real repository: a tag named like a commit's abbreviation makes that abbreviation mean the tag.
+    const dir = await mkdtemp(join(tmpdir(), 'gr-tag-'))
+    const g = async (...args: string[]) => (await run('git', ['-C', dir, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: dir } })).stdout.trim()
+    try {
+      await g('init', '-q')
+      await g('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'one')
+      const first = await g('rev-parse', 'HEAD')
+      await g('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'two')
+      const short = first.slice(0, 7)
+      assert.equal(await g('rev-parse', `${short}^{commit}`), first)
+      await g('tag', short, 'HEAD')
+      assert.notEqual(await g('rev-parse', `${short}^{commit}`), first, 'the tag shadows the abbreviation')
+      assert.notEqual(tagNameProblem(short, []), null, short)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+    for (const name of ['abcd', 'ABCD', 'deadbeef', '3f2a9c1', '0123', 'a'.repeat(40), 'f'.repeat(64), 'v1.0-3-gabcdef1', 'x-gABCD']) {
+      assert.match(tagNameProblem(name, []) ?? '', /reads as a commit id/, name)
+    }
+    for (const name of ['abc', 'v1234', 'beefy', 'ghost/abcd', 'abcd/x', 'f'.repeat(65), 'v1.0-3-g', 'v1-gabc', 'release-2024']) {
+      assert.equal(tagNameProblem(name, []), null, name)
     }
   })
 
