@@ -6,7 +6,8 @@ import type { ProbeStatus } from '../src/schemas/health.js'
 const RESOLUTION_MS = 10
 
 /**
- * `http_responsive` (critical): the worst event-loop delay since the previous run. The worst,
+ * `http_responsive` (critical): the worst event-loop delay over the last two runs, so a block
+ * stays visible for a whole interval after the run that saw it. The worst,
  * not a percentile: a loop blocked for a second yields a single late tick, which any percentile
  * would average away, and that second is what a request waited.
  *
@@ -20,6 +21,7 @@ export default fp(
     const { eventLoopWarnMs, eventLoopFailMs } = app.config.health
     let last = 0
     let worstMs = 0
+    let previousMs = 0
     let timer: NodeJS.Timeout | undefined
     // Measured from ready on: loading and compiling the app is startup's work (GET /health/startup),
     // and counted here it read as a blocked loop, turning /health/live 503 right after a slow start.
@@ -43,7 +45,9 @@ export default fp(
       measurement: 'eventLoopDelay',
       async check() {
         const open = timer ? performance.now() - last - RESOLUTION_MS : 0
-        const delayMs = Math.max(0, worstMs, open)
+        const sinceLast = Math.max(0, worstMs, open)
+        const delayMs = Math.max(sinceLast, previousMs)
+        previousMs = sinceLast
         worstMs = 0
         const status: ProbeStatus = delayMs >= eventLoopFailMs ? 'fail' : delayMs >= eventLoopWarnMs ? 'warn' : 'pass'
         return {
