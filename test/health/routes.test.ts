@@ -263,6 +263,18 @@ describe('GET /health', () => {
   })
 })
 
+/** Blocks the event loop for 400 ms, then polls /health/live (about a second at most) until it is no longer 200. */
+async function blockThenLive(app: App) {
+  const until = Date.now() + 400
+  while (Date.now() < until); // block the event loop
+  let res = await get(app, '/health/live')
+  for (let i = 0; i < 50 && res.statusCode === 200; i++) {
+    await sleep(20)
+    res = await get(app, '/health/live')
+  }
+  return res
+}
+
 describe('GET /health/startup, /health/ready, /health/live', () => {
   it('startup and ready are 503 until the first probe round completes, then 200', async () => {
     let release!: () => void
@@ -324,13 +336,7 @@ describe('GET /health/startup, /health/ready, /health/live', () => {
     // Before any tick of the sampler, right after ready: the window a sampler that forgets its
     // last tick (perf_hooks' histogram after reset()) does not see.
     const app = await healthApp({ runner: true, health: { intervalMs: 100, eventLoopWarnMs: 50, eventLoopFailMs: 150 } })
-    const until = Date.now() + 400
-    while (Date.now() < until); // block the event loop
-    let res = await get(app, '/health/live')
-    for (let i = 0; i < 50 && res.statusCode === 200; i++) {
-      await sleep(20)
-      res = await get(app, '/health/live')
-    }
+    const res = await blockThenLive(app)
     assert.equal(res.statusCode, 503, res.body)
     assert.ok(res.json().event_loop_delay_ms >= 150, res.body)
   })
@@ -344,13 +350,7 @@ describe('GET /health/startup, /health/ready, /health/live', () => {
       assert.ok(i < 50, 'live never answered 200 before the block')
       await new Promise((r) => setTimeout(r, 100))
     }
-    const until = Date.now() + 400
-    while (Date.now() < until); // block the event loop
-    let res = await get(app, '/health/live')
-    for (let i = 0; i < 50 && res.statusCode === 200; i++) {
-      await sleep(20)
-      res = await get(app, '/health/live')
-    }
+    const res = await blockThenLive(app)
     assert.equal(res.statusCode, 503)
     assert.equal(res.json().status, 'fail')
     assert.ok(res.json().event_loop_delay_ms >= 150)
