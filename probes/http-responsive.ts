@@ -7,9 +7,9 @@ const RESOLUTION_MS = 10
 
 /**
  * `http_responsive` (critical): the worst event-loop delay over the last two runs, so a block
- * stays visible for a whole interval after the run that saw it. The worst,
- * not a percentile: a loop blocked for a second yields a single late tick, which any percentile
- * would average away, and that second is what a request waited.
+ * stays visible for a whole interval after the run that saw it. The worst, not a percentile: a
+ * loop blocked for a second yields a single late tick, which any percentile would average away,
+ * and that second is what a request waited.
  *
  * Measured by a timer ticking every RESOLUTION_MS: each tick late by more than that is delay.
  * A run also counts the gap still open since the last tick, so a block that ended just before
