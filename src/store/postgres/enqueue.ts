@@ -18,7 +18,7 @@ export interface Waiter {
   solo?: boolean
 }
 
-type KeyedRow = PatchRow & { idempotency_key: string; body_hash: string }
+export type KeyedRow = PatchRow & { idempotency_key: string; body_hash: string }
 /** What the insert returns of each row it stored: the rest of the record is the input. */
 type CreatedRow = { id: string; created_at: Date }
 
@@ -27,12 +27,14 @@ const answer = (row: KeyedRow, input: EnqueueInput): EnqueueResult => ({
   record: toRecord(row),
 })
 
+/** Reads the stored rows of these idempotency keys (on the store's own pool: see storeBatch). */
+export type KeyLookup = (keys: string[], ms: number) => Promise<KeyedRow[]>
+
 /** Answers every waiter whose key is stored already; returns the others. */
-async function answerRepeats(client: pg.PoolClient, sql: EnqueueSql, batch: Waiter[], ms: number): Promise<Waiter[]> {
+async function answerRepeats(lookUp: KeyLookup, batch: Waiter[], ms: number): Promise<Waiter[]> {
   const keys = batch.flatMap((w) => (w.input.idempotencyKey === null ? [] : [pgText(w.input.idempotencyKey)]))
   if (keys.length === 0) return batch
-  const rows = (await client.query<KeyedRow>(timed({ ...sql.byKeys, values: [keys] }, ms))).rows
-  const stored = new Map(rows.map((r) => [r.idempotency_key, r]))
+  const stored = new Map((await lookUp(keys, ms)).map((r) => [r.idempotency_key, r]))
   return batch.filter((w) => {
     const row = w.input.idempotencyKey === null ? undefined : stored.get(pgText(w.input.idempotencyKey))
     if (row) w.resolve(answer(row, w.input))
@@ -60,96 +62,61 @@ function insertValues(batch: Waiter[], subs: Subscriptions): unknown[] {
 }
 
 /**
- * The batch's insert reaches rows only through conflict targets and primary keys (enqueue-sql.ts),
- * so its generic plan is kept instead of planning it for every batch, as every other statement
- * is (plan_cache_mode, pool.ts): planning was a fifth of the server's time under webhook load.
+ * Whether an error says the statement did not commit. A statement run on its own commits as it
+ * ends, so an ERROR from it (a constraint, a deferred trigger refusing at commit, a cancel) means
+ * it was rolled back. Anything else (a FATAL such as an administrator's shutdown, a lost or
+ * frozen link, the client-side timeout) may have come after the commit.
  */
-const BEGIN = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan'
-/** The commit that also opens the next batch's transaction, when callers are already waiting for one. */
-const COMMIT_THEN_BEGIN = `COMMIT; ${BEGIN}`
-
-/** What a batch leaves on its connection. */
-export interface BatchEnd {
-  /** Waiters to try again in a new batch. */
-  again: Waiter[]
-  /** The connection holds an open, empty transaction begun for the next batch. */
-  begun: boolean
-}
+const refused = (error: unknown) => error instanceof pg.DatabaseError && error.severity === 'ERROR'
 
 /**
- * Whether an error from a query that carried COMMIT says that the commit did not happen. An
- * ERROR ends the message at the statement that raised it, and in the messages sent here only
- * COMMIT can raise one (BEGIN and a SET LOCAL of a constant cannot), so the transaction was
- * rolled back. Anything else (a FATAL such as an administrator's shutdown, a lost or frozen
- * link) may have come after the commit.
- */
-const commitRefused = (error: unknown) => error instanceof pg.DatabaseError && error.severity === 'ERROR'
-
-/**
- * Stores a batch of enqueues in one transaction on `client` and answers each waiter. Three
- * round trips: BEGIN, the insert (which also takes the lane numbers), COMMIT; two when `begun`
- * (the previous batch's COMMIT opened this transaction), which is the rule under load: when
- * `more()` says callers are waiting as the batch commits, the COMMIT message also begins the
- * next batch's transaction. The lane lock is held for one round trip and the commit. Durable when
- * a waiter is answered: the insert commits with synchronous_commit as the server has it (on by
- * default). A repeat of a stored key inserts nothing and is answered from the stored row after
- * the commit (one more round trip, only when the batch held one).
+ * Stores a batch of enqueues with one statement on `client`, committed as it ends (autocommit):
+ * one round trip, and the lane lock the insert takes is held only while the server runs it and
+ * flushes the commit, never across the network. Durable when a waiter is answered: the commit
+ * follows synchronous_commit as the server has it (on by default). A repeat of a stored key
+ * inserts nothing and is answered from the stored row after the commit (`lookUp`, one more
+ * round trip, only when the batch held one).
  *
- * COMMIT is sent only while every waiter of the transaction still waits: if any deadline passed
- * (that caller was answered 503), the transaction is rolled back and the others are returned, so
- * a patch never lands behind its caller's back. A failure between sending COMMIT and its answer
- * leaves the outcome open (commitRefused); each waiter is told so (EnqueueUncertainError,
- * naming its patch). A constraint error (e.g. a reused id) returns the batch's waiters marked
- * solo, so only the offending call fails. Any other error rejects the waiters and is rethrown:
- * the caller then drops the connection, which ends the open transaction without a commit.
+ * Once the statement is sent its outcome can no longer be recalled: a caller whose deadline
+ * passes before the answer is told its patch may be stored (EnqueueUncertainError, naming it),
+ * as is every waiter when the answer never comes. An ERROR stored nothing: a batch of several
+ * returns its waiters marked solo, so only the offending call fails (e.g. a reused id); a lone
+ * waiter gets the error. Any error is rethrown, and the caller then drops the connection.
  */
-export async function storeBatch(
-  client: pg.PoolClient,
-  sql: EnqueueSql,
-  batch: Waiter[],
-  subs: Subscriptions,
-  chain: { begun: boolean; more: () => boolean },
-): Promise<BatchEnd> {
+export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, waiters: Waiter[], subs: Subscriptions, lookUp: KeyLookup): Promise<void> {
+  // A caller answered while the batch waited for its connection is left out (and settled: the
+  // store waits for every operation before it closes). No timer runs between this look and the
+  // send below, so no caller is told "not stored" once its patch is on the wire.
+  const batch = waiters.filter((w) => !w.op.state.aborted)
+  for (const w of waiters) if (w.op.state.aborted) w.reject(w.op.state.reason)
+  if (batch.length === 0) return
   const ms = batch[0]!.op.queryTimeoutMs
-  let committing = false
+  for (const w of batch) w.op.uncertain = () => new EnqueueUncertainError(w.input.id)
+  let rows: CreatedRow[]
   try {
-    if (!chain.begun) await client.query(timed({ text: BEGIN }, ms))
-    const rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(batch, subs) }, ms))).rows
-    if (batch.some((w) => w.op.state.aborted)) {
-      await client.query(timed({ text: 'ROLLBACK' }, ms))
-      // Settled too (its caller already has the deadline's answer): the store waits for every
-      // operation to settle before it closes.
-      for (const w of batch) if (w.op.state.aborted) w.reject(w.op.state.reason)
-      return { again: batch.filter((w) => !w.op.state.aborted), begun: false }
-    }
-    committing = true
-    for (const w of batch) w.op.uncertain = () => new EnqueueUncertainError(w.input.id)
-    // A repeat is answered after the commit by a look-up that must not run in the next batch's
-    // transaction (its generic plan is for the insert alone), so such a batch does not chain.
-    const begun = rows.length === batch.length && chain.more()
-    await client.query(timed({ text: begun ? COMMIT_THEN_BEGIN : 'COMMIT' }, ms))
-    for (const w of batch) w.op.uncertain = null
-    const created = new Map(rows.map((r) => [r.id, r]))
-    const repeats = batch.filter((w) => {
-      const row = created.get(pgText(w.input.id))
-      if (row) w.resolve({ outcome: 'created', record: queuedRecord(w.input, row.created_at.getTime(), pgText) })
-      return !row
-    })
-    // Keys stored before, or committed by a concurrent enqueue during the insert.
-    const missing = await answerRepeats(client, sql, repeats, ms)
-    for (const w of missing) w.reject(new Error(`idempotency key ${JSON.stringify(w.input.idempotencyKey)} conflicted but is not stored`))
-    return { again: [], begun }
+    rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(batch, subs) }, ms))).rows
   } catch (error) {
-    if (committing && !commitRefused(error)) {
+    for (const w of batch) w.op.uncertain = null
+    if (!refused(error)) {
       for (const w of batch) w.reject(new EnqueueUncertainError(w.input.id, { cause: error }))
-    } else if (!committing && error instanceof pg.DatabaseError && batch.length > 1) {
+    } else if (batch.length > 1) {
       for (const w of batch) w.solo = true
       throw new RetryAlone(batch, error)
     } else {
-      for (const w of batch) w.reject(error)
+      batch[0]!.reject(error)
     }
     throw error
   }
+  for (const w of batch) w.op.uncertain = null
+  const created = new Map(rows.map((r) => [r.id, r]))
+  const repeats = batch.filter((w) => {
+    const row = created.get(pgText(w.input.id))
+    if (row) w.resolve({ outcome: 'created', record: queuedRecord(w.input, row.created_at.getTime(), pgText) })
+    return !row
+  })
+  // Keys stored before, or committed by a concurrent enqueue during the insert.
+  const missing = await answerRepeats(lookUp, repeats, ms)
+  for (const w of missing) w.reject(new Error(`idempotency key ${JSON.stringify(w.input.idempotencyKey)} conflicted but is not stored`))
 }
 
 /** A batch that failed on the database's word: each of its waiters is tried alone. */

@@ -2,9 +2,8 @@ import type pg from 'pg'
 import type { Subscriptions } from '../adapter/outbox.js'
 import type { EnqueueInput, EnqueueResult } from '../port/queue.js'
 import type { Deadlined } from './deadline.js'
-import { RetryAlone, storeBatch, type Waiter } from './enqueue.js'
+import { RetryAlone, storeBatch, type KeyLookup, type Waiter } from './enqueue.js'
 import type { EnqueueSql } from './enqueue-sql.js'
-import { timed } from './pool.js'
 
 export interface GroupCommitOptions {
   /** Most enqueues in one transaction. */
@@ -17,8 +16,6 @@ export interface GroupCommitStats {
   batches: number
   items: number
   largest: number
-  /** Batches whose transaction the previous batch's COMMIT began. */
-  chained: number
 }
 
 // A connection lost while checked out also emits 'error' (its query fails with it too);
@@ -46,8 +43,7 @@ function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
  * store adds no wait: a call starts a batch at once (after the current event-loop turn, so
  * requests parsed together share it). While `maxFlights` batches are in flight new calls wait
  * for one to end, which is the whole wait a busy store adds, bounded by one commit; they then
- * leave together, at most `maxBatch` at a time, on the connection of the batch that just
- * committed (fly). Calls leave in arrival order; two calls with one idempotency key never share a
+ * leave together, at most `maxBatch` at a time, as soon as it ended. Calls leave in arrival order; two calls with one idempotency key never share a
  * batch (the second is answered from the first's row). Batches in flight together may commit
  * either way round: a lane keeps the order of acknowledgements, not of calls still unanswered.
  */
@@ -55,11 +51,13 @@ export class EnqueueGroupCommit {
   private waiting: Waiter[] = []
   private flights = 0
   private scheduled = false
-  readonly stats: GroupCommitStats = { batches: 0, items: 0, largest: 0, chained: 0 }
+  readonly stats: GroupCommitStats = { batches: 0, items: 0, largest: 0 }
 
   constructor(
+    /** The connections batches are sent on (one per flight): see enqueue.ts on their plans. */
     private readonly pool: pg.Pool,
     private readonly sql: EnqueueSql,
+    private readonly lookUp: KeyLookup,
     private readonly subscriptions: () => Subscriptions,
     private readonly opts: GroupCommitOptions,
   ) {}
@@ -116,53 +114,33 @@ export class EnqueueGroupCommit {
     return batch
   }
 
-  /**
-   * Stores `batch` and, while its commits find callers waiting, the batches after it on the same
-   * connection: each such COMMIT also begins the next transaction (storeBatch), a round trip
-   * less per batch under load.
-   */
-  private async fly(first: Waiter[]): Promise<void> {
+  private async fly(batch: Waiter[]): Promise<void> {
     let client: pg.PoolClient
     try {
       client = await checkOut(this.pool)
     } catch (error) {
-      for (const w of first) w.reject(error)
+      for (const w of batch) w.reject(error)
       return
     }
     let broken: unknown = null
-    let batch = first
-    let begun = false
     try {
-      for (;;) {
-        this.count(batch, begun)
-        const end = await storeBatch(client, this.sql, batch, this.subscriptions(), { begun, more: () => this.waiting.length > 0 })
-        this.waiting.unshift(...end.again)
-        begun = end.begun
-        if (!begun) return
-        const ms = batch[0]!.op.queryTimeoutMs
-        batch = this.take()
-        if (batch.length === 0) {
-          // The callers it was begun for left with another batch, or gave up.
-          await client.query(timed({ text: 'ROLLBACK' }, ms))
-          return
-        }
-      }
+      this.count(batch)
+      await storeBatch(client, this.sql, batch, this.subscriptions(), this.lookUp)
     } catch (error) {
       broken = error
       if (error instanceof RetryAlone) this.waiting.unshift(...error.waiters)
-      // Settles every waiter the batch has not answered (a failed key look-up, a lost link);
-      // a promise already settled ignores it.
+      // Settles every waiter the batch has not answered (a failed key look-up); a promise
+      // already settled ignores it.
       else for (const w of batch) w.reject(error)
     } finally {
       client.off('error', lost)
-      // Dropping the connection ends an open transaction without a commit.
+      // A connection whose statement failed is not reused: its link may be the cause.
       client.release(broken === null ? undefined : broken instanceof Error ? broken : true)
     }
   }
 
-  private count(batch: Waiter[], chained: boolean): void {
+  private count(batch: Waiter[]): void {
     this.stats.batches += 1
-    if (chained) this.stats.chained += 1
     this.stats.items += batch.length
     this.stats.largest = Math.max(this.stats.largest, batch.length)
   }

@@ -19,13 +19,14 @@ export interface PostgresStoreOptions {
   schema?: string
   /** application_name of every connection, as pg_stat_activity shows it (default `ghost-runner`). */
   applicationName?: string
-  /** Most pooled connections (default 10); the LISTEN connection comes on top. */
+  /** Most pooled connections (default 10); the LISTEN connection and one per enqueue batch in flight come on top. */
   poolSize?: number
   /**
    * How long any operation but a migration may take before it fails with StoreDeadlineError
    * (default 5000 ms), whatever the database link does: a frozen link answers with errors, not
-   * hangs. An enqueue past it is never committed afterwards (see enqueue.ts). Also the server's
-   * idle_in_transaction_session_timeout, so a connection lost mid-enqueue holds no lock longer.
+   * hangs. An enqueue past it is never committed afterwards unless its statement was already
+   * sent, and then its caller is told the patch may be stored (see enqueue.ts). Also the server's
+   * idle_in_transaction_session_timeout.
    */
   deadlineMs?: number
   /**
@@ -42,9 +43,9 @@ export interface PostgresStoreOptions {
   /** Most enqueues committed in one transaction (default 128). */
   maxBatch?: number
   /**
-   * Enqueue batches in flight at once, each on a pooled connection (default 1). Batches to one
-   * target queue on its lane lock anyway, and a batch that commits while callers wait goes on at
-   * once with them; a second flight only split the batches (about 15% fewer enqueues a second).
+   * Enqueue batches in flight at once, each on a connection of its own (default 1). Batches to
+   * one target queue on its lane lock anyway, and the callers that wait while a batch commits
+   * leave together the moment it ends.
    */
   maxBatchesInFlight?: number
   /** Apply pending migrations while opening (default true). */
@@ -68,9 +69,14 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     logger: opts.logger,
   }
   const pool = createPool(settings)
+  const maxFlights = opts.maxBatchesInFlight ?? 1
+  // Enqueue batches have connections of their own: they keep one plan of their statement, and a
+  // burst of reads holding the pool never makes a 202 wait for a connection.
+  const enqueuePool = createPool({ ...settings, max: maxFlights }, 'generic')
   const channels = { queued: patchChannel(schema), changed: changeChannel(schema) }
   const store = new PostgresStoreImpl({
     pool,
+    enqueuePool,
     schema,
     qualified,
     channels,
@@ -79,7 +85,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     logger: opts.logger,
     deadlineMs,
     subscriptions: opts.subscriptions,
-    groupCommit: { maxBatch: opts.maxBatch ?? 128, maxFlights: opts.maxBatchesInFlight ?? 1 },
+    groupCommit: { maxBatch: opts.maxBatch ?? 128, maxFlights },
   })
   if (opts.migrate ?? true) {
     try {

@@ -26,8 +26,16 @@ const types: pg.CustomTypesConfig = {
   getTypeParser: (oid, format) => (oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)),
 }
 
-/** The client settings shared by the pool and the LISTEN connection. */
-export function clientConfig(s: PoolSettings): pg.ClientConfig {
+/**
+ * How a connection plans named statements: `custom` plans each execution for the tables as they
+ * are (the pool, the LISTEN connection); `generic` keeps one plan per connection, for statements
+ * that reach rows only through keys (the enqueue batch, enqueue-sql.ts), where planning each
+ * execution was a fifth of the server's time under webhook load.
+ */
+export type Plans = 'custom' | 'generic'
+
+/** The client settings shared by the pools and the LISTEN connection. */
+export function clientConfig(s: PoolSettings, plans: Plans = 'custom'): pg.ClientConfig {
   return {
     connectionString: s.connectionString,
     application_name: s.applicationName,
@@ -41,18 +49,18 @@ export function clientConfig(s: PoolSettings): pg.ClientConfig {
       : {
           statement_timeout: s.statementTimeoutMs,
           idle_in_transaction_session_timeout: s.idleInTransactionTimeoutMs,
-          // Every execution of a named statement is planned for the table as it is. After five
+          // `custom`: every execution of a named statement is planned for the table as it is. After five
           // executions the server may otherwise keep a generic plan for good, and one made while
           // the patches table was a few pages reads it whole: an idempotency-key look-up read
           // 17 million rows in 9 s of a bench, once the table held 37,000 patches. Statistics
           // (ANALYZE) would replace that plan, but nothing runs them where autovacuum is off.
-          options: '-c plan_cache_mode=force_custom_plan',
+          options: `-c plan_cache_mode=force_${plans}_plan`,
         }),
   }
 }
 
-export function createPool(s: PoolSettings): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(s), max: s.max })
+export function createPool(s: PoolSettings, plans: Plans = 'custom'): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(s, plans), max: s.max })
   // An idle client whose backend dies (restart, pg_terminate_backend, network) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool has already discarded it.
   pool.on('error', (err) => s.logger?.warn({ err }, 'idle postgres connection lost; the pool will reconnect'))

@@ -16,6 +16,7 @@ import type { StatusTotal } from '../port/totals.js'
 import type { Store } from '../port.js'
 import { Operations } from './deadline.js'
 import { enqueueSql } from './enqueue-sql.js'
+import type { KeyedRow } from './enqueue.js'
 import { EnqueueGroupCommit, type GroupCommitOptions, type GroupCommitStats } from './group-commit.js'
 import { fillHistory } from './history.js'
 import type { PatchQueuedListener, PatchSubscriber } from './listener.js'
@@ -41,6 +42,8 @@ export interface PostgresStore extends Store {
 
 export interface PostgresStoreInit {
   pool: pg.Pool
+  /** The connections enqueue batches are sent on (index.ts). */
+  enqueuePool: pg.Pool
   schema: string
   /** The schema name quoted for SQL text. */
   qualified: string
@@ -66,6 +69,7 @@ export class PostgresStoreImpl implements PostgresStore {
   readonly kind = 'postgres' as const
   readonly schema: string
   private readonly pool: pg.Pool
+  private readonly enqueuePool: pg.Pool
   private readonly qualified: string
   private readonly st: Statements
   private readonly ops: Operations
@@ -82,6 +86,7 @@ export class PostgresStoreImpl implements PostgresStore {
 
   constructor(init: PostgresStoreInit) {
     this.pool = init.pool
+    this.enqueuePool = init.enqueuePool
     this.schema = init.schema
     this.qualified = init.qualified
     this.notifier = init.notifier
@@ -96,7 +101,9 @@ export class PostgresStoreImpl implements PostgresStore {
       exec: (stmt, values) => this.pool.query(timed({ ...stmt, values }, deadlineMs)),
       subscriptions: () => this.subscriptions,
     })
-    this.batcher = new EnqueueGroupCommit(this.pool, enqueueSql(init.qualified), () => this.subscriptions, init.groupCommit)
+    const sql = enqueueSql(init.qualified)
+    const lookUp = async (keys: string[], ms: number) => (await this.pool.query<KeyedRow>(timed({ ...sql.byKeys, values: [keys] }, ms))).rows
+    this.batcher = new EnqueueGroupCommit(this.enqueuePool, sql, lookUp, () => this.subscriptions, init.groupCommit)
   }
 
   private async checkSchema(): Promise<void> {
@@ -287,7 +294,7 @@ export class PostgresStoreImpl implements PostgresStore {
       await this.notifier.drain()
       this.unlistenChanges = null
       await this.subscriber.stop()
-      await this.pool.end()
+      await Promise.all([this.pool.end(), this.enqueuePool.end()])
     })()
     return this.closing
   }
