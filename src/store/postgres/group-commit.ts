@@ -43,9 +43,10 @@ function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
  * store adds no wait: a call starts a batch at once (after the current event-loop turn, so
  * requests parsed together share it). While `maxFlights` batches are in flight new calls wait
  * for one to end, which is the whole wait a busy store adds, bounded by one commit; they then
- * leave together, at most `maxBatch` at a time, as soon as it ended. Calls leave in arrival order; two calls with one idempotency key never share a
- * batch (the second is answered from the first's row). Batches in flight together may commit
- * either way round: a lane keeps the order of acknowledgements, not of calls still unanswered.
+ * leave together, at most `maxBatch` at a time, as soon as it ended. Calls leave in arrival
+ * order; two calls with one idempotency key never share a batch (the second is answered from the
+ * first's row). Batches in flight together may commit either way round: a lane keeps the order
+ * of acknowledgements, not of calls still unanswered.
  */
 export class EnqueueGroupCommit {
   private waiting: Waiter[] = []

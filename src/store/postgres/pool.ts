@@ -49,11 +49,12 @@ export function clientConfig(s: PoolSettings, plans: Plans = 'custom'): pg.Clien
       : {
           statement_timeout: s.statementTimeoutMs,
           idle_in_transaction_session_timeout: s.idleInTransactionTimeoutMs,
-          // `custom`: every execution of a named statement is planned for the table as it is. After five
-          // executions the server may otherwise keep a generic plan for good, and one made while
-          // the patches table was a few pages reads it whole: an idempotency-key look-up read
-          // 17 million rows in 9 s of a bench, once the table held 37,000 patches. Statistics
-          // (ANALYZE) would replace that plan, but nothing runs them where autovacuum is off.
+          // `custom`: every execution of a named statement is planned for the table as it is.
+          // After five executions the server may otherwise keep a generic plan for good, and one
+          // made while the patches table was a few pages reads it whole: an idempotency-key
+          // look-up read 17 million rows in 9 s of a bench, once the table held 37,000 patches.
+          // Statistics (ANALYZE) would replace that plan, but nothing runs them where autovacuum
+          // is off. `generic`: see Plans.
           options: `-c plan_cache_mode=force_${plans}_plan`,
         }),
   }
