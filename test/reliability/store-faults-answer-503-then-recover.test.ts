@@ -133,7 +133,7 @@ it('with the PostgreSQL link frozen, /webhook answers 503 STORE_UNAVAILABLE with
     proxy.holdRepliesAfter('f200.txt')
     const uncertain = await post(200)
     assert.equal(uncertain.statusCode, 503, uncertain.body)
-    const id = /patch (pt_[A-Za-z0-9_-]+)/.exec(uncertain.json().detail ?? '')?.[1]
+    const id = named(uncertain)
     assert.ok(id, `the 503 names the patch: ${uncertain.body}`)
     proxy.thaw()
     const retried = await post(200)

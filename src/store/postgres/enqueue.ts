@@ -27,14 +27,14 @@ const answer = (row: KeyedRow, input: EnqueueInput): EnqueueResult => ({
   record: toRecord(row),
 })
 
-/** Reads the stored rows of these idempotency keys (on the store's own pool: see storeBatch). */
-export type KeyLookup = (keys: string[], ms: number) => Promise<KeyedRow[]>
+/** Reads the stored rows of these idempotency keys, on the store's pool and under its deadline. */
+export type KeyLookup = (keys: string[]) => Promise<KeyedRow[]>
 
 /** Answers every waiter whose key is stored already; returns the others. */
-async function answerRepeats(lookUp: KeyLookup, batch: Waiter[], ms: number): Promise<Waiter[]> {
+async function answerRepeats(lookUp: KeyLookup, batch: Waiter[]): Promise<Waiter[]> {
   const keys = batch.flatMap((w) => (w.input.idempotencyKey === null ? [] : [pgText(w.input.idempotencyKey)]))
   if (keys.length === 0) return batch
-  const stored = new Map((await lookUp(keys, ms)).map((r) => [r.idempotency_key, r]))
+  const stored = new Map((await lookUp(keys)).map((r) => [r.idempotency_key, r]))
   return batch.filter((w) => {
     const row = w.input.idempotencyKey === null ? undefined : stored.get(pgText(w.input.idempotencyKey))
     if (row) w.resolve(answer(row, w.input))
@@ -115,7 +115,7 @@ export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, waiters
     return !row
   })
   // Keys stored before, or committed by a concurrent enqueue during the insert.
-  const missing = await answerRepeats(lookUp, repeats, ms)
+  const missing = await answerRepeats(lookUp, repeats)
   for (const w of missing) w.reject(new Error(`idempotency key ${JSON.stringify(w.input.idempotencyKey)} conflicted but is not stored`))
 }
 

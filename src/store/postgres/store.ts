@@ -17,6 +17,7 @@ import type { Store } from '../port.js'
 import { Operations } from './deadline.js'
 import { enqueueSql } from './enqueue-sql.js'
 import type { KeyedRow } from './enqueue.js'
+import type { Db } from './prepared.js'
 import { EnqueueGroupCommit, type GroupCommitOptions, type GroupCommitStats } from './group-commit.js'
 import { fillHistory } from './history.js'
 import type { PatchQueuedListener, PatchSubscriber } from './listener.js'
@@ -97,12 +98,13 @@ export class PostgresStoreImpl implements PostgresStore {
     this.subscriptions = new Subscriptions(init.subscriptions)
     this.ops = new Operations(init.deadlineMs, () => this.checkSchema())
     const deadlineMs = init.deadlineMs
-    this.st = prepareStatements(init.qualified, {
+    const db: Db = {
       exec: (stmt, values) => this.pool.query(timed({ ...stmt, values }, deadlineMs)),
       subscriptions: () => this.subscriptions,
-    })
+    }
+    this.st = prepareStatements(init.qualified, db)
     const sql = enqueueSql(init.qualified)
-    const lookUp = async (keys: string[], ms: number) => (await this.pool.query<KeyedRow>(timed({ ...sql.byKeys, values: [keys] }, ms))).rows
+    const lookUp = async (keys: string[]) => (await db.exec<KeyedRow>(sql.byKeys, [keys])).rows
     this.batcher = new EnqueueGroupCommit(this.enqueuePool, sql, lookUp, () => this.subscriptions, init.groupCommit)
   }
 
