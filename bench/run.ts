@@ -84,7 +84,9 @@ async function stop(p: Proc) {
   await exited
 }
 
-let nextPort = 20000 + Math.floor(Math.random() * 20000)
+// Below Linux's ephemeral range (32768 and up by default): a port handed to one of the run's own
+// outgoing connections (the load generator's, the database's) could not be listened on.
+let nextPort = 10000 + Math.floor(Math.random() * 20000)
 const port = () => nextPort++
 
 function workspace(dir: string) {
