@@ -242,7 +242,18 @@ describe('the operator page in a real browser', { skip: missing && `${CHROMIUM} 
     assert.match(await page.locator('[data-stream="back"]').innerText(), /Live again since/)
     const later = await submit({ target: 'default', description: 'After the restart', operations: [{ op: 'write', path: 'after.txt', contents: 'z\n' }] })
     await page.locator(`tr[data-patch="${later}"]`).waitFor({ timeout: 30_000 })
-    await page.locator(`tr[data-patch="${later}"][data-status="applied"]`).waitFor({ timeout: 60_000 })
+    // Polled with the server's own view, so a timeout tells a patch that never landed from a page that missed it.
+    let seen = ''
+    await until(
+      `${later} shown applied`,
+      async () => {
+        const shown = await page.locator(`tr[data-patch="${later}"]`).getAttribute('data-status')
+        seen = `the list shows ${shown}, the server says ${(await record(later)).status}`
+        return shown === 'applied'
+      },
+      60_000,
+      () => `${seen}\n${output()}`,
+    )
     await page.locator('nav a', { hasText: 'Overview' }).click()
     await page.locator('.legend', { hasText: 'applied 3' }).waitFor()
     await page.locator('tr', { hasText: 'ghost_runner' }).waitFor()
