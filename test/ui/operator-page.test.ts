@@ -260,6 +260,31 @@ describe('the operator page in a real browser', { skip: missing && `${CHROMIUM} 
     await shot('overview-busy')
   })
 
+  it('keeps what the stream said over a list read before it: a slow answer does not take a patch back', async () => {
+    await page.evaluate(`location.hash = '#/patches'`)
+    await page.locator('[data-stream="live"]').waitFor()
+    const slow = await submit({ target: 'default', description: 'Outrun the list', operations: [{ op: 'write', path: 'slow.txt', contents: 's\n' }], checks: ['pause'] })
+    await page.locator(`tr[data-patch="${slow}"][data-status="running"]`).waitFor({ timeout: 60_000 })
+    // The list asked for next is read now, while the patch runs, and answered only after the
+    // patch is applied and the stream has said so.
+    const listed = (url: URL) => url.pathname.endsWith('/patches') && url.searchParams.has('limit')
+    let held = false
+    await page.route(listed, async (route) => {
+      held = true
+      const before = await route.fetch()
+      await until('the patch applied', async () => (await record(slow)).status === 'applied', 60_000, output)
+      await new Promise((r) => setTimeout(r, 1000))
+      await route.fulfill({ response: before })
+    })
+    try {
+      await page.getByLabel('Workspace').selectOption('default')
+      await until('the list answered', async () => held && (await page.locator(`tr[data-patch="${slow}"]`).count()) === 1, 60_000, output)
+      assert.equal(await page.locator(`tr[data-patch="${slow}"]`).getAttribute('data-status'), 'applied')
+    } finally {
+      await page.unroute(listed)
+    }
+  })
+
   it('is readable at phone width', async () => {
     await page.setViewportSize({ width: 375, height: 800 })
     for (const hash of ['#/', '#/patches']) {

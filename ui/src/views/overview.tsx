@@ -169,7 +169,9 @@ function ChartSection() {
         // Only the last hour is kept: a page left open all day stays small.
         const since = Date.now() - HOUR_MS
         const patches = new Map([...h.patches].filter(([, q]) => Date.parse(q.created_at) >= since))
-        if (Date.parse(p.created_at) >= since) patches.set(p.id, p)
+        const known = patches.get(p.id)
+        // Replayed onto a read made after it, a change may be older than what is held.
+        if (Date.parse(p.created_at) >= since && (!known || known.updated_at <= p.updated_at)) patches.set(p.id, p)
         return { ...h, patches }
       })
     })

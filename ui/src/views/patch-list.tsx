@@ -46,6 +46,8 @@ export function PatchListView({ status, target, cursor }: { status: PatchStatus 
       list.update((page) => {
         const at = page.items.findIndex((item) => item.id === p.id)
         if (at >= 0) {
+          // Replayed onto a list read after it, a change may be older than what the list holds.
+          if (page.items[at]!.updated_at > p.updated_at) return page
           const items = page.items.slice()
           items[at] = p
           return { ...page, items }
