@@ -96,7 +96,6 @@ export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, waiters
   try {
     rows = (await client.query<CreatedRow>(timed({ ...sql.insert, values: insertValues(batch, subs) }, ms))).rows
   } catch (error) {
-    for (const w of batch) w.op.uncertain = null
     if (!refused(error)) {
       for (const w of batch) w.reject(new EnqueueUncertainError(w.input.id, { cause: error }))
     } else if (batch.length > 1) {
@@ -106,8 +105,11 @@ export async function storeBatch(client: pg.PoolClient, sql: EnqueueSql, waiters
       batch[0]!.reject(error)
     }
     throw error
+  } finally {
+    // The statement's outcome is known from here: a deadline passing later (during a repeat's
+    // look-up) stored nothing uncertain.
+    for (const w of batch) w.op.uncertain = null
   }
-  for (const w of batch) w.op.uncertain = null
   const created = new Map(rows.map((r) => [r.id, r]))
   const repeats = batch.filter((w) => {
     const row = created.get(pgText(w.input.id))
