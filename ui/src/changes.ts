@@ -36,6 +36,14 @@ export function onPatchChange(listener: ChangeListener): () => void {
   return () => void changeListeners.delete(listener)
 }
 
+/**
+ * Replayed onto a read made after it, a change may be older than what is held: it never
+ * replaces it. The server's timestamps are ISO strings of one width, so they compare as text.
+ */
+export function isOlder(change: PatchSummary, held: PatchSummary): boolean {
+  return change.updated_at < held.updated_at
+}
+
 /** Called each time the stream (re)connects: reload what is shown, then apply changes. */
 export function onStreamOpen(listener: OpenListener): () => void {
   openListeners.add(listener)

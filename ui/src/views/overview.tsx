@@ -3,7 +3,7 @@ import type { HealthBody } from '../../../src/schemas/health.js'
 import type { Queues } from '../../../src/schemas/queue.js'
 import type { PatchSummary } from '../../../src/schemas/record.js'
 import { explain, getJson } from '../api.js'
-import { onPatchChange, onStreamOpen } from '../changes.js'
+import { isOlder, onPatchChange, onStreamOpen } from '../changes.js'
 import { ago, duration, timeOfDay } from '../format.js'
 import { throttle, useLoad } from '../load.js'
 import { listHref } from '../router.js'
@@ -170,8 +170,7 @@ function ChartSection() {
         const since = Date.now() - HOUR_MS
         const patches = new Map([...h.patches].filter(([, q]) => Date.parse(q.created_at) >= since))
         const known = patches.get(p.id)
-        // Replayed onto a read made after it, a change may be older than what is held.
-        if (Date.parse(p.created_at) >= since && (!known || known.updated_at <= p.updated_at)) patches.set(p.id, p)
+        if (Date.parse(p.created_at) >= since && (!known || !isOlder(p, known))) patches.set(p.id, p)
         return { ...h, patches }
       })
     })

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import type { Queues } from '../../../src/schemas/queue.js'
 import type { PatchStatus, PatchSummary } from '../../../src/schemas/record.js'
 import { explain, getJson } from '../api.js'
-import { onPatchChange, onStreamOpen } from '../changes.js'
+import { isOlder, onPatchChange, onStreamOpen } from '../changes.js'
 import { ago, dateTime } from '../format.js'
 import { throttle, useLoad } from '../load.js'
 import { detailHref, listHref, STATUSES } from '../router.js'
@@ -46,8 +46,7 @@ export function PatchListView({ status, target, cursor }: { status: PatchStatus 
       list.update((page) => {
         const at = page.items.findIndex((item) => item.id === p.id)
         if (at >= 0) {
-          // Replayed onto a list read after it, a change may be older than what the list holds.
-          if (page.items[at]!.updated_at > p.updated_at) return page
+          if (isOlder(p, page.items[at]!)) return page
           const items = page.items.slice()
           items[at] = p
           return { ...page, items }
