@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { input } from './inputs.js'
-import { RESULT, SKIP, admin, freshSchema, openTestStore, recorder, terminateBackends, until } from './postgres-fixtures.js'
+import { RESULT, SKIP, admin, appName, freshSchema, openTestStore, recorder, terminateBackends, until } from './postgres-fixtures.js'
 
 describe('postgres store resilience', { skip: SKIP }, () => {
   it('wakes subscribers of every instance on the schema when a patch is queued, and only those', async () => {
@@ -61,6 +61,35 @@ describe('postgres store resilience', { skip: SKIP }, () => {
       assert.ok(rec.lines.some((l) => l.level === 'warn' && l.msg?.includes('notification connection lost')))
       await store.enqueue(input('web'))
       await until(() => heard.includes('web'), 'a notification on the new connection')
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('keeps the enqueue connection through a lull, and replaces it when the server ends it while idle', async () => {
+    const schema = freshSchema()
+    const store = await openTestStore(schema)
+    const db = await admin()
+    // The enqueue connection is the one whose last statement numbered a lane.
+    const enqueuer = async () =>
+      (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%lane_tails%'`, [appName(schema)])).rows.map((r) => r.pid)
+    try {
+      await store.enqueue(input('lull'))
+      const [first] = await enqueuer()
+      assert.ok(first, 'an enqueue connection')
+      // Longer than pg's default idle close (10 s), which made every enqueue after a pause open a
+      // connection and plan its statement again.
+      await new Promise((r) => setTimeout(r, 10_500))
+      assert.equal((await store.enqueue(input('lull'))).outcome, 'created')
+      assert.deepEqual(await enqueuer(), [first], 'the same connection served both')
+
+      assert.equal(await terminateBackends(db, schema, `pid = ${first}`), 1)
+      await until(async () => !(await enqueuer()).includes(first), 'the backend to end')
+      const after = await store.enqueue(input('lull'))
+      assert.equal(after.outcome, 'created')
+      assert.ok(await store.get(after.record.id))
+      const [second] = await enqueuer()
+      assert.ok(second !== undefined && second !== first, 'a new connection replaced the one ended')
     } finally {
       await store.close()
     }

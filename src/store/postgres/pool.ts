@@ -9,6 +9,8 @@ export interface PoolSettings {
   statementTimeoutMs: number | null
   /** Sent with statement_timeout: a transaction whose client went silent ends, and frees its locks. */
   idleInTransactionTimeoutMs: number
+  /** How long a connection left unused stays open (pg's default, 10 s, when absent); 0 keeps it. */
+  idleCloseMs?: number
   logger?: StoreLogger
 }
 
@@ -42,7 +44,11 @@ export function clientConfig(s: PoolSettings, plans: Plans = 'custom'): pg.Clien
     // Without it a request waits forever for a database that is down; with it the caller gets
     // an error it can turn into a 503.
     connectionTimeoutMillis: s.connectTimeoutMs,
+    // A connection may sit unused for long (the LISTEN one, the enqueue one between bursts):
+    // a probe after a minute of silence keeps it in the tables of NATs and load balancers that
+    // forget an idle flow after a few minutes, and finds a peer that is gone.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 60_000,
     types,
     ...(s.statementTimeoutMs === null
       ? {}
@@ -61,7 +67,7 @@ export function clientConfig(s: PoolSettings, plans: Plans = 'custom'): pg.Clien
 }
 
 export function createPool(s: PoolSettings, plans: Plans = 'custom'): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(s, plans), max: s.max })
+  const pool = new pg.Pool({ ...clientConfig(s, plans), max: s.max, ...(s.idleCloseMs === undefined ? {} : { idleTimeoutMillis: s.idleCloseMs }) })
   // An idle client whose backend dies (restart, pg_terminate_backend, network) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool has already discarded it.
   pool.on('error', (err) => s.logger?.warn({ err }, 'idle postgres connection lost; the pool will reconnect'))
