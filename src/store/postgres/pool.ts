@@ -67,7 +67,8 @@ export function clientConfig(s: PoolSettings, plans: Plans = 'custom'): pg.Clien
 }
 
 export function createPool(s: PoolSettings, plans: Plans = 'custom'): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(s, plans), max: s.max, ...(s.idleCloseMs === undefined ? {} : { idleTimeoutMillis: s.idleCloseMs }) })
+  // pg-pool takes its default idle close when this is undefined.
+  const pool = new pg.Pool({ ...clientConfig(s, plans), max: s.max, idleTimeoutMillis: s.idleCloseMs })
   // An idle client whose backend dies (restart, pg_terminate_backend, network) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool has already discarded it.
   pool.on('error', (err) => s.logger?.warn({ err }, 'idle postgres connection lost; the pool will reconnect'))
