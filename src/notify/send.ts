@@ -27,6 +27,7 @@ const USER_AGENT = `ghost-runner/${pkg.version}`
  */
 export async function sendNotification(req: SendRequest): Promise<SendResult> {
   const timestamp = Math.floor(Date.now() / 1000)
+  const deadline = new Deadline(req.timeoutMs, req.signal)
   try {
     const { url, authorization } = withoutCredentials(req.url)
     const res = await fetch(url, {
@@ -41,7 +42,7 @@ export async function sendNotification(req: SendRequest): Promise<SendResult> {
       },
       body: req.body,
       redirect: 'manual',
-      signal: AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)]),
+      signal: deadline.signal,
     })
     // The answer's body is of no use; dropping it frees the connection.
     await res.body?.cancel().catch(() => undefined)
@@ -53,6 +54,37 @@ export async function sendNotification(req: SendRequest): Promise<SendResult> {
     // The error is recorded and shown on the patch: no credentials or query string in it.
     const error = describe(err, req.timeoutMs).replaceAll(req.url, redactUrl(req.url))
     return { ok: false, status: null, error, retryAfterMs: null, interrupted: false }
+  } finally {
+    deadline.clear()
+  }
+}
+
+/**
+ * Aborts at the timeout or at shutdown. Not AbortSignal.any([signal, AbortSignal.timeout()]):
+ * on Node 20 the combined signal holds its sources weakly and the timeout's timer holds its
+ * signal weakly, so a garbage collection during the request dropped the timeout and a receiver
+ * that never answered held the delivery for good. Here the timer holds the controller.
+ */
+class Deadline {
+  readonly #controller = new AbortController()
+  readonly #timer: NodeJS.Timeout
+  readonly #shutdown: AbortSignal
+  readonly #onShutdown = () => this.#controller.abort(this.#shutdown.reason)
+
+  constructor(timeoutMs: number, shutdown: AbortSignal) {
+    this.#shutdown = shutdown
+    this.#timer = setTimeout(() => this.#controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs)
+    if (shutdown.aborted) this.#onShutdown()
+    else shutdown.addEventListener('abort', this.#onShutdown, { once: true })
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer)
+    this.#shutdown.removeEventListener('abort', this.#onShutdown)
   }
 }
 
