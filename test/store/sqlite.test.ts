@@ -67,19 +67,39 @@ describe('sqlite store', () => {
     await capped.close()
   })
 
-  it('fails only the bad item of a batch', async () => {
-    const store = await openSqliteStore({ file: nextFile() })
+  it('fails only the bad item of a batch; its numbers stay a gap the lane goes on past', async () => {
+    const file = nextFile()
+    const store = await openSqliteStore({ file })
+    const first = input('a')
     const dup = input('a')
-    const settled = await Promise.allSettled([store.enqueue(input('a')), store.enqueue(dup), store.enqueue({ ...input('a'), id: dup.id }), store.enqueue(input('b'))])
-    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+    const settled = await Promise.allSettled([
+      store.enqueue(first),
+      store.enqueue({ ...input('a'), id: dup.id }),
+      store.enqueue(dup),
+      store.enqueue(input('b')),
+      store.enqueue({ ...dup, id: input('a').id }),
+    ])
+    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
     assert.equal(settled[2]?.status === 'rejected' && (settled[2].reason as { code?: string }).code, 'SQLITE_CONSTRAINT_PRIMARYKEY')
     assert.equal(store.groupCommitStats().batches, 1)
-    assert.deepEqual((await store.counts()).map((c) => [c.target, c.queued]), [['a', 2], ['b', 1]])
-    // The failed item's lane number was rolled back with its savepoint: the lane has no gap.
-    const c1 = await store.claim('r', { targets: ['a'], leaseMs: 1000 })
-    assert.ok(c1)
-    await store.complete(c1.record.id, c1.token, RESULT)
-    assert.equal((await store.claim('r', { targets: ['a'], leaseMs: 1000 }))?.record.id, dup.id)
+    const later = input('a')
+    await store.enqueue(later)
+    assert.deepEqual((await store.counts()).map((c) => [c.target, c.queued]), [['a', 4], ['b', 1]])
+    // The batch numbered its five items up front; the failed one (lane a's third) left a gap.
+    const db = new Database(file, { readonly: true })
+    try {
+      assert.deepEqual(db.prepare("SELECT lane_seq FROM patches WHERE target = 'a' ORDER BY lane_seq").pluck().all(), [1, 2, 4, 5])
+      assert.deepEqual(db.prepare('SELECT seq FROM patches ORDER BY seq').pluck().all(), [1, 2, 4, 5, 6])
+    } finally {
+      db.close()
+    }
+    const order: string[] = []
+    for (let c = await store.claim('r', { targets: ['a'], leaseMs: 1000 }); c; c = await store.claim('r', { targets: ['a'], leaseMs: 1000 })) {
+      order.push(c.record.id)
+      await store.complete(c.record.id, c.token, RESULT)
+    }
+    assert.equal(order.length, 4)
+    assert.deepEqual([order[0], order[3]], [first.id, later.id])
     await store.close()
   })
 

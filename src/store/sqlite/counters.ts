@@ -4,24 +4,28 @@ import type Database from 'better-sqlite3'
  * Upserts that return the new value: the counter and the row change in one statement, so two
  * writers can never read the same value. Named counters: the global creation order
  * (`patch_seq`), the fencing token (`lease_token`) and the probe's write (`ping`); a lane's
- * numbering on its own row.
+ * numbering on its own row. `reserve` and `reserveLane` take n numbers at once and return the
+ * last: a batch numbers its items with two statements, not two per item.
  */
+type CounterName = 'patch_seq' | 'lease_token' | 'ping'
+
 export function prepareCounters(db: Database.Database) {
-  const lane = db.prepare<[string], { next_seq: number }>(
-    `INSERT INTO lanes (target, next_seq) VALUES (?, 1)
-     ON CONFLICT (target) DO UPDATE SET next_seq = next_seq + 1 RETURNING next_seq`,
+  const lane = db.prepare<[{ target: string; n: number }], { next_seq: number }>(
+    `INSERT INTO lanes (target, next_seq) VALUES (@target, @n)
+     ON CONFLICT (target) DO UPDATE SET next_seq = next_seq + @n RETURNING next_seq`,
   )
-  const counter = db.prepare<[string], { value: number }>(
-    `INSERT INTO counters (name, value) VALUES (?, 1)
-     ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
+  const counter = db.prepare<[{ name: string; n: number }], { value: number }>(
+    `INSERT INTO counters (name, value) VALUES (@name, @n)
+     ON CONFLICT (name) DO UPDATE SET value = value + @n RETURNING value`,
   )
   const must = <T>(row: T | undefined): T => {
     if (row === undefined) throw new Error('counter upsert returned no row')
     return row
   }
   return {
-    nextLaneSeq: (target: string): number => must(lane.get(target)).next_seq,
-    next: (name: 'patch_seq' | 'lease_token' | 'ping'): number => must(counter.get(name)).value,
+    next: (name: CounterName): number => must(counter.get({ name, n: 1 })).value,
+    reserve: (name: CounterName, n: number): number => must(counter.get({ name, n })).value,
+    reserveLane: (target: string, n: number): number => must(lane.get({ target, n })).next_seq,
   }
 }
 

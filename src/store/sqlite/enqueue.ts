@@ -70,36 +70,55 @@ export function prepareEnqueue(db: Database.Database, { counters, events, get, l
        @body_hash, @payload, 0, @now, @now, @submitted_by)`,
   )
 
-  function enqueueOne(input: EnqueueInput): EnqueueResult {
+  function enqueueOne(input: EnqueueInput, seq: number, laneSeq: number): EnqueueResult {
     if (input.idempotencyKey !== null) {
       const prior = byKey.get(input.idempotencyKey)
       if (prior) return { outcome: prior.body_hash === input.bodyHash ? 'duplicate' : 'conflict', record: get.loadSeen(prior.id) }
     }
     const now = Date.now()
-    const laneSeq = counters.nextLaneSeq(input.patch.target)
-    const row = queuedRow(input, counters.next('patch_seq'), laneSeq, now)
+    const row = queuedRow(input, seq, laneSeq, now)
     insert.run({ ...row, now })
     const event = { patch_id: input.id, at: now, status: 'queued', reason: 'enqueued', detail: row.submitted_by } as const
     events.record(event)
     return { outcome: 'created', record: queuedRecord(input, now) }
   }
 
+  /**
+   * Numbers every item of the batch up front, in order: its global seq and its lane's next
+   * number. An item that stores nothing (a repeated key, an error rolled back to its savepoint)
+   * leaves a gap, which claims and lists do not mind: they order by these numbers, never count them.
+   */
+  function numbering(items: EnqueueInput[]): (input: EnqueueInput) => { seq: number; laneSeq: number } {
+    const perLane = new Map<string, number>()
+    for (const { patch } of items) perLane.set(patch.target, (perLane.get(patch.target) ?? 0) + 1)
+    const laneNext = new Map<string, number>()
+    for (const [target, n] of perLane) laneNext.set(target, counters.reserveLane(target, n) - n + 1)
+    let seq = counters.reserve('patch_seq', items.length) - items.length + 1
+    return ({ patch }) => {
+      const laneSeq = laneNext.get(patch.target)!
+      laneNext.set(patch.target, laneSeq + 1)
+      return { seq: seq++, laneSeq }
+    }
+  }
+
   const one = db.transaction(enqueueOne)
   return (items: EnqueueInput[]): ItemOutcome<EnqueueResult>[] => {
     const started = performance.now()
     const outcomes = db
-      .transaction(() =>
-        items.map((input): ItemOutcome<EnqueueResult> => {
+      .transaction(() => {
+        const next = numbering(items)
+        return items.map((input): ItemOutcome<EnqueueResult> => {
+          const { seq, laneSeq } = next(input)
           try {
-            return { ok: true, value: one(input) }
+            return { ok: true, value: one(input, seq, laneSeq) }
           } catch (error) {
             // Some errors (disk full, I/O) make SQLite roll back the whole transaction; then no
             // item of the batch may report success.
             if (!db.inTransaction) throw error
             return { ok: false, error }
           }
-        }),
-      )
+        })
+      })
       .immediate()
     logger?.debug({ batch: items.length, ms: Math.round(performance.now() - started) }, 'enqueue batch committed')
     return outcomes
