@@ -1,17 +1,11 @@
 import type Database from 'better-sqlite3'
 import type { HistoryFill } from '../port/history.js'
+import type { Counters } from './counters.js'
 
 const CHUNK = 10_000
 
 /** See HistoryPort: chunks of CHUNK patches, each chunk one IMMEDIATE transaction. */
-export function prepareHistory(db: Database.Database) {
-  const reserve = db.prepare<[{ target: string; n: number }], { next_seq: number }>(
-    `INSERT INTO lanes (target, next_seq) VALUES (@target, @n)
-     ON CONFLICT (target) DO UPDATE SET next_seq = next_seq + @n RETURNING next_seq`,
-  )
-  const seqs = db.prepare<[{ n: number }], { value: number }>(
-    `INSERT INTO counters (name, value) VALUES ('patch_seq', @n) ON CONFLICT (name) DO UPDATE SET value = value + @n RETURNING value`,
-  )
+export function prepareHistory(db: Database.Database, counters: Counters) {
   const patches = db.prepare(
     `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < @n)
      INSERT INTO patches (id, seq, target, lane_seq, status, client_id, format, description, idempotency_key, body_hash, payload,
@@ -36,8 +30,8 @@ export function prepareHistory(db: Database.Database) {
     for (let done = 0; done < fill.count; done += CHUNK) {
       const n = Math.min(CHUNK, fill.count - done)
       db.transaction(() => {
-        const lane0 = reserve.get({ target: fill.target, n })!.next_seq - n
-        const seq0 = seqs.get({ n })!.value - n
+        const lane0 = counters.reserveLane(fill.target, n) - n
+        const seq0 = counters.reserve('patch_seq', n) - n
         const params = { n, seq0, lane0, target: fill.target, status: fill.status, at: fill.at, payload: fill.payload, prefix: `hist_${seq0}_` }
         patches.run(params)
         events.run({ n, seq0, at: fill.at, status: fill.status })

@@ -39,7 +39,7 @@ export function prepareStatements(db: Database.Database, { subscriptions, logger
     totals: prepareTotals(db),
     deliveries,
     retention: prepareRetention(db),
-    history: prepareHistory(db),
+    history: prepareHistory(db, counters),
     ping: preparePing(db, counters),
   }
 }
