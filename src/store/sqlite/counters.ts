@@ -22,9 +22,10 @@ export function prepareCounters(db: Database.Database) {
     if (row === undefined) throw new Error('counter upsert returned no row')
     return row
   }
+  const reserve = (name: CounterName, n: number): number => must(counter.get({ name, n })).value
   return {
-    next: (name: CounterName): number => must(counter.get({ name, n: 1 })).value,
-    reserve: (name: CounterName, n: number): number => must(counter.get({ name, n })).value,
+    next: (name: CounterName): number => reserve(name, 1),
+    reserve,
     reserveLane: (target: string, n: number): number => must(lane.get({ target, n })).next_seq,
   }
 }
