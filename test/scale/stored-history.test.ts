@@ -50,6 +50,11 @@ function scenario(kind: 'sqlite' | 'postgres') {
     )
     const svc = await spawnService('serve', env, { timeoutMs: 60_000 })
     const headers = { authorization: `Bearer ${token}` }
+    // Readiness says only that it is not ready; the full health body says which probe failed.
+    const failingChecks = async () => {
+      const body = (await (await fetch(`${svc.url}/health`, { headers }).catch(() => null))?.json().catch(() => null)) as { checks?: Record<string, { status: string }> } | null
+      return JSON.stringify(Object.entries(body?.checks ?? {}).filter(([, c]) => c.status !== 'pass'))
+    }
     const ready: number[] = []
     const why: string[] = []
     let polling = true
@@ -63,7 +68,7 @@ function scenario(kind: 'sqlite' | 'postgres') {
         while (polling) {
           const res = await fetch(`${svc.url}/health/ready`).catch(() => null)
           ready.push(res?.status ?? -1)
-          if (res && res.status !== 200) why.push(await res.text())
+          if (res && res.status !== 200) why.push(`${await res.text()} ${await failingChecks()}`)
           await new Promise((r) => setTimeout(r, 20))
         }
       })()
