@@ -45,5 +45,8 @@ export async function load(opts: autocannon.Options) {
   return autocannon({ connections: 50, duration: SECONDS, ...opts })
 }
 
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
 export const codeCount = (r: autocannon.Result, code: number) => (r.statusCodeStats as Record<string, { count: number }> | undefined)?.[code]?.count ?? 0
 
