@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { hostileScenario } from './hostile.js'
-import { acknowledgedIds, codeCount, load, patchBody, postgresWebhookRequest, SECONDS, SECRET, signedRequest, webhookRequest } from './load.js'
+import { acknowledgedIds, codeCount, load, median, patchBody, postgresWebhookRequest, SECONDS, SECRET, signedRequest, webhookRequest } from './load.js'
 import { openSqliteStore } from '../src/store/sqlite/index.js'
 import { benchSchema, dropBenchSchemas, growth, postgresUrl, type Harness } from './scale.js'
 
@@ -20,7 +20,6 @@ const GROWTH = quick ? 30_000 : 300_000
 const TOKEN = 'bench-token-0123456789abcdef'
 const root = new URL('..', import.meta.url).pathname
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`
 const log = (s: string) => process.stderr.write(`${s}\n`)
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'pipe' }).toString()
@@ -123,6 +122,8 @@ async function main() {
       const bareGet = await load({ url: `${baseline.url}/baseline` })
       const health = await load({ url: `${svc.url}/health` })
       const ready = await load({ url: `${svc.url}/health/ready` })
+      // The bare POST sits between the two webhooks, so each is measured back to back with it.
+      const webhookPostgres = pgSvc ? await load({ url: `${pgSvc.url}/webhook`, method: 'POST', requests: [postgresWebhookRequest] }) : null
       const barePost = await load({ url: `${baseline.url}/baseline`, method: 'POST', requests: [{ setupRequest: (r) => ({ ...r, ...signedRequest(), method: 'POST' }) }] })
       const webhook = await load({ url: `${svc.url}/webhook`, method: 'POST', requests: [webhookRequest] })
       accepted += codeCount(webhook, 202)
@@ -131,7 +132,7 @@ async function main() {
       rps.ready!.push(ready.requests.average)
       rps.bare_post!.push(barePost.requests.average)
       rps.webhook!.push(codeCount(webhook, 202) / SECONDS)
-      if (pgSvc) rps.webhook_postgres!.push(codeCount(await load({ url: `${pgSvc.url}/webhook`, method: 'POST', requests: [postgresWebhookRequest] }), 202) / SECONDS)
+      if (webhookPostgres) rps.webhook_postgres!.push(codeCount(webhookPostgres, 202) / SECONDS)
       p99.health!.push(health.latency.p99)
       p99.ready!.push(ready.latency.p99)
       p99.webhook!.push(webhook.latency.p99)
