@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { StoreLogger } from '../logger.js'
+import { prepared } from './prepared.js'
 
 /**
  * Sends the store's NOTIFYs after the change they announce committed, in their own statement:
@@ -8,14 +9,15 @@ import type { StoreLogger } from '../logger.js'
  * notifying transactions in a database on one lock held through the WAL flush, so concurrent
  * enqueues would each wait for the others' fsyncs. Here one statement is in flight at a time
  * and carries every notification due meanwhile, and it commits without waiting for the flush:
- * a lost wake-up costs one polling interval, nothing more.
+ * a lost wake-up costs one polling interval, nothing more. Under load it runs once per group
+ * commit, so it is a named statement: parsed and planned once per connection, not every time.
  */
 export class PatchNotifier {
   /** Per channel, the payloads waiting to be sent (a set: one notification says it). */
   private readonly pending = new Map<string, Set<string>>()
   private scheduled: NodeJS.Immediate | null = null
   private inflight: Promise<void> | null = null
-  private readonly sql = `SELECT set_config('synchronous_commit', 'off', true), pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)`
+  private readonly statement = prepared(`SELECT set_config('synchronous_commit', 'off', true), pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)`)
 
   constructor(
     private readonly pool: pg.Pool,
@@ -65,7 +67,7 @@ export class PatchNotifier {
       }
     }
     this.pending.clear()
-    this.inflight = this.pool.query(this.sql, [channels, payloads]).then(
+    this.inflight = this.pool.query({ ...this.statement, values: [channels, payloads] }).then(
       () => undefined,
       (err: unknown) => this.logger?.warn({ err, notifications: payloads.length }, 'patch NOTIFY failed; runners and event streams will find the changes by polling'),
     )
