@@ -15,8 +15,8 @@ const CLAIM_ATTEMPTS = 3
  *
  * `pick` locks a lane row with SKIP LOCKED, so concurrent claimers spread over lanes instead
  * of queueing on one, and a lane another runner is claiming from is passed over. NO KEY UPDATE
- * rather than UPDATE: it still excludes other claimers, but not the KEY SHARE lock that an
- * enqueue's foreign key takes on the same row, so enqueues never hide a lane from runners. The head
+ * rather than UPDATE: it still excludes other claimers, but not a KEY SHARE lock (enqueues took
+ * one through a foreign key before schema v8; now they never lock the lane row). The head
  * is the lane's lowest unfinished lane_seq, found through the partial index; a lane whose head
  * is running has no candidate, so it blocks only itself. Lanes compete by their head's seq.
  *

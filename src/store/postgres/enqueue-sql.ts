@@ -18,7 +18,8 @@ export interface EnqueueSql {
  * - Each target's lane_tails row is locked in target order, so two batches never wait on each
  *   other in a cycle, and held to the commit, so within a lane the numbers follow commit order
  *   across every gateway. The lanes row is created once and never locked here (its ON CONFLICT
- *   DO NOTHING and the foreign key's KEY SHARE do not conflict with a claim's lock).
+ *   DO NOTHING does not conflict with a claim's lock); this statement writes it, so it commits
+ *   with the patches that name it, and no foreign key checks that row by row (schema v8).
  * - The global seqs are drawn after every tail is locked (the aggregate over `tail` ends before
  *   any row of `numbered` exists), in acceptance order (`items` reads a sorted subquery), so
  *   within a lane seq follows lane_seq and claim order matches list order.

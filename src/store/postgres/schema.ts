@@ -138,6 +138,18 @@ const LZ4_PAYLOADS = `
       $$;
     `
 
+const NO_ROW_BY_ROW_KEY_CHECKS = `
+      -- Every statement that writes a patch or an event also writes what it refers to, in the same
+      -- statement: an enqueue inserts its lane first (lanes are never deleted), and each event
+      -- comes from the RETURNING of the statement that inserted or moved its patch, under that
+      -- row's lock. The two foreign keys only repeated that, one query and one row lock per row
+      -- (a KEY SHARE lock on each patch an enqueue had just inserted, a WAL record apiece): an
+      -- eighth of a batch of enqueues. Retention deletes a patch's events itself (retention.ts).
+      -- Deliveries keep theirs: they are written only for subscribed statuses.
+      ALTER TABLE ${S}.patches DROP CONSTRAINT patches_target_fkey;
+      ALTER TABLE ${S}.events DROP CONSTRAINT events_patch_id_fkey;
+    `
+
 /**
  * Versioned schema, written for a qualified schema name (`s`, or S in constant text). A migration is never edited once
  * released: append a new one instead, because deployed databases record which versions ran.
@@ -165,6 +177,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 7,
     name: 'lz4 for patch payloads',
     sql: inSchema(LZ4_PAYLOADS),
+  },
+  {
+    version: 8,
+    name: 'no row-by-row key checks on enqueue',
+    sql: inSchema(NO_ROW_BY_ROW_KEY_CHECKS),
   },
 ]
 
