@@ -140,7 +140,7 @@ const LZ4_PAYLOADS = `
 
 const NO_ROW_BY_ROW_KEY_CHECKS = `
       -- Every statement that writes a patch or an event also writes what it refers to, in the same
-      -- statement: an enqueue inserts its lane first (lanes are never deleted), and each event
+      -- statement: an enqueue writes its lane (lanes are never deleted), and each event
       -- comes from the RETURNING of the statement that inserted or moved its patch, under that
       -- row's lock. The two foreign keys only repeated that, one query and one row lock per row
       -- (a KEY SHARE lock on each patch an enqueue had just inserted, a WAL record apiece): an
