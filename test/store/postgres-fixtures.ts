@@ -10,6 +10,18 @@ export const SKIP = DATABASE_URL ? false : 'DATABASE_URL is not set (e.g. postgr
 
 export const RESULT: PatchResult = { commit: null, tag: null, files: [], checks: [], durations_ms: {} }
 
+/** A node of an `EXPLAIN (FORMAT JSON)` plan, with what the tests look at. */
+export interface PlanNode {
+  'Node Type': string
+  'Relation Name'?: string
+  'Index Name'?: string
+  'Rows Removed by Filter'?: number
+  Plans?: PlanNode[]
+}
+
+/** Every node of a plan, the root first. */
+export const planNodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(planNodes)]
+
 const schemas = new Set<string>()
 
 /** A schema name no other test uses; dropped with everything in it after the test file. */

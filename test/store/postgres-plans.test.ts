@@ -3,24 +3,15 @@ import assert from 'node:assert/strict'
 import type pg from 'pg'
 import { qualifier } from '../../src/store/postgres/identifiers.js'
 import { listSql } from '../../src/store/postgres/list.js'
-import { admin, freshSchema, openTestStore, SKIP } from './postgres-fixtures.js'
+import { admin, freshSchema, openTestStore, planNodes, SKIP, type PlanNode } from './postgres-fixtures.js'
 import { input } from './inputs.js'
 
 const LIMIT = 50
 
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-
-const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)]
-
 /** The nodes of the plan a list query runs with, executed (EXPLAIN ANALYZE). */
 async function plan(db: pg.Client, query: ReturnType<typeof listSql>): Promise<PlanNode[]> {
   const res = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${query.text}`, query.values)
-  return nodes(res.rows[0]!['QUERY PLAN'][0].Plan)
+  return planNodes(res.rows[0]!['QUERY PLAN'][0].Plan)
 }
 
 /** Rows read by sequential scans of the schema's patches table, once the server has counted them. */

@@ -5,7 +5,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js'
 import { pruneSql } from '../../src/store/postgres/retention.js'
 import { input, plainPatch } from './inputs.js'
 import { storeConformance } from './conformance.js'
-import { DATABASE_URL, RESULT, SKIP, admin, freshSchema, openTestStore, recorder } from './postgres-fixtures.js'
+import { DATABASE_URL, RESULT, SKIP, admin, freshSchema, openTestStore, planNodes, recorder, type PlanNode } from './postgres-fixtures.js'
 
 // The contract, not the deadline (postgres-deadline.test.ts): a burst of 200 enqueues on one
 // lane over four connections queues for seconds on a loaded machine, which the default 5 s
@@ -68,12 +68,10 @@ describe('postgres store', { skip: SKIP }, () => {
       assert.equal(await events(kept.record.id), 1)
       assert.equal(Number((await db.query(`SELECT count(*) AS n FROM ${s}.events`)).rows[0].n), before - 2)
       // The events are found through their index, not by reading the 60,000 others.
-      type Node = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: Node[] }
-      const walk = (n: Node): Node[] => [n, ...(n.Plans ?? []).flatMap(walk)]
       // The plan a prepared statement may keep, made without knowing the limit.
       await db.query('SET plan_cache_mode = force_generic_plan')
-      const explained = await db.query<{ 'QUERY PLAN': [{ Plan: Node }] }>(`EXPLAIN (FORMAT JSON) ${pruneSql(s)}`, [new Date(Date.now() + 1000).toISOString(), 10])
-      const onEvents = walk(explained.rows[0]!['QUERY PLAN'][0].Plan).filter((n) => n['Relation Name'] === 'events' || n['Index Name']?.startsWith('events'))
+      const explained = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${pruneSql(s)}`, [new Date(Date.now() + 1000).toISOString(), 10])
+      const onEvents = planNodes(explained.rows[0]!['QUERY PLAN'][0].Plan).filter((n) => n['Relation Name'] === 'events' || n['Index Name']?.startsWith('events'))
       assert.deepEqual(
         onEvents.filter((n) => n['Node Type'] !== 'ModifyTable').map((n) => `${n['Node Type']} ${n['Index Name'] ?? ''}`.trim()),
         ['Index Scan events_by_patch'],
