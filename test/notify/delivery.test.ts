@@ -121,16 +121,17 @@ describe('outbound notifications', () => {
 
   it('times out a receiver that never answers, without holding up the runner', async () => {
     const hook = await receiver(() => 'hang')
-    // A 1 s timeout makes a 3 s delivery lease (2 × timeout + 1 s): with 300 ms, a loaded CI
-    // machine once recorded an attempt 1.6 s after its claim, and the lease had passed.
-    const config = testConfig(notifyConfig(hook.url, { timeoutMs: 1000, maxAttempts: 2, backoffMs: 20 }, ['queued']))
+    // A 2 s timeout makes a 5 s delivery lease (2 × timeout + 1 s). A lease that passes before
+    // its attempt is recorded lets the delivery be claimed again, an extra attempt: with 300 ms a
+    // loaded CI machine recorded one 1.6 s after its claim, and with 1 s one past its 3 s lease.
+    const config = testConfig(notifyConfig(hook.url, { timeoutMs: 2000, maxAttempts: 2, backoffMs: 20 }, ['queued']))
     const app = await testApp(config, { runner: true })
     const ids = [await submit(app, 'd1'), await submit(app, 'd2')]
     await until(async () => (await Promise.all(ids.map((id) => detail(app, id)))).every((r) => r.status === 'applied'), 'patches applied', 20_000)
     await until(async () => (await Promise.all(ids.map((id) => detail(app, id)))).every((r) => r.notifications[0]?.state === 'failed'), 'deliveries failed')
     for (const id of ids) {
       const [n] = (await detail(app, id)).notifications
-      assert.deepEqual([n?.attempts, n?.last_status, n?.last_error], [2, null, 'timed out after 1000 ms'])
+      assert.deepEqual([n?.attempts, n?.last_status, n?.last_error], [2, null, 'timed out after 2000 ms'])
     }
     assert.equal(hook.received.length, 4)
   })
