@@ -2,7 +2,7 @@
 // the same machine, reported as ratios (absolute numbers move too much on shared machines).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -226,7 +226,7 @@ function harness(tmp: string): Harness {
 }
 
 function mkdirp(dir: string) {
-  execFileSync('mkdir', ['-p', dir])
+  mkdirSync(dir, { recursive: true })
   return dir
 }
 
