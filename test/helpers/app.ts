@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { after } from 'node:test'
 import { buildApp, type BuildOptions } from '../../src/app.js'
 import { sign } from '../../src/auth/webhook-signature.js'
 import { defineConfig, type Config, type ConfigOverrides } from '../../src/config.js'
 import { recordResponses } from '../contract/record-responses.js'
+import { writeTree } from './git.js'
 import { tempDir } from './temp.js'
 
 export const TOKEN = 'test-token-0123456789abcdef'
@@ -20,10 +20,7 @@ export function gitRepo(files: Record<string, string> = { 'README.md': '# demo\n
   git('init', '-q', '-b', 'main')
   git('config', 'user.name', 'Test')
   git('config', 'user.email', 'test@example.com')
-  for (const [path, contents] of Object.entries(files)) {
-    execFileSync('mkdir', ['-p', join(dir, path, '..')])
-    execFileSync('tee', [join(dir, path)], { input: contents, stdio: ['pipe', 'ignore', 'ignore'] })
-  }
+  writeTree(dir, files)
   git('add', '-A')
   git('commit', '-q', '-m', 'initial')
   return dir
