@@ -73,8 +73,9 @@ async function worstBlock(h: Harness, url: string, work: () => Promise<unknown>)
 // One load run moves by ±10–30% from the next on a shared 2-core machine, and the machine's
 // speed drifts over a minute: the two stores are measured in turns, the first of each pair
 // alternating (a machine slowing down would otherwise count against whichever store always went
-// second), and the ratio is the median of the three pairs.
-const RUNS = 3
+// second), and the ratio is the median of five pairs (of three, one slow run in a pair moved
+// the figure by a tenth and more).
+const RUNS = 5
 
 /** The worst event-loop block while the filtered lists and `/metrics` are read, three times over. */
 async function listsAndMetrics(h: Harness, url: string): Promise<number> {
