@@ -146,6 +146,10 @@ async function main() {
     results.ready_ratio = perRound('ready', 'bare_get')
     results.webhook_ratio = perRound('webhook', 'bare_post')
     nulls.webhook_ratio_postgres = pgSvc ? perRound('webhook_postgres', 'bare_post') : null
+    // The two stores against each other, round by round: the same gateway work on both sides. The
+    // ratios to the bare POST also carry how fast that POST is that day, which moved more between
+    // days on these machines (medians 6,500–13,900 req/s) than either webhook did.
+    nulls.webhook_postgres_vs_sqlite = pgSvc ? perRound('webhook_postgres', 'webhook') : null
 
     // 5: readiness while the webhook is saturated.
     const [, busy] = await Promise.all([
